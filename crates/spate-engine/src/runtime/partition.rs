@@ -1,0 +1,285 @@
+//! Partitions: events of a keyed stream go to the instance of their key (created on the
+//! key's first event); each instance runs its own copy of the partition's queries, with its
+//! own inner streams (`#S`). Streams the partition reads without keying them go to every
+//! instance, in the order Siddhi's key set iterates.
+
+use rustc_hash::FxHashMap;
+
+use super::{AppRuntime, Junction, OutputSink, QueryRef};
+use crate::event::{Chunk, ChunkRef};
+use crate::expr::EvalCtx;
+use crate::plan::{AppPlan, InputPlan, InputSource, KeyPlan, QueryPlan, StreamId};
+use crate::query::{QueryRuntime, Side};
+use crate::scheduler::{OwnerKind, TimerOwner};
+use crate::snapshot::{SnapshotError, SnapshotResult, StateReader, StateWriter};
+use crate::table::java_hash;
+use crate::value::Value;
+
+/// The running instances of one partition.
+pub(super) struct PartitionRt {
+    /// Per stream: the partition's queries reading it (index in the partition, side).
+    pub local: Vec<Vec<(u32, Side)>>,
+    instances: Vec<Instance>,
+    by_key: FxHashMap<String, usize>,
+}
+
+struct Instance {
+    key: String,
+    queries: Vec<QueryRuntime>,
+}
+
+impl PartitionRt {
+    pub fn new(streams: usize) -> PartitionRt {
+        PartitionRt {
+            local: vec![Vec::new(); streams],
+            instances: Vec::new(),
+            by_key: FxHashMap::default(),
+        }
+    }
+}
+
+/// Calls `f` with each input of query `q` (source and side), in subscription order.
+pub(super) fn subscriptions(q: &QueryPlan, mut f: impl FnMut(InputSource, Side)) {
+    match &q.input {
+        InputPlan::Single(s) => f(s.source, Side::Left),
+        InputPlan::Pattern(p) => {
+            for (r, rp) in p.receivers.iter().enumerate() {
+                f(rp.source, Side::Pattern(r as u16));
+            }
+        }
+        InputPlan::Join(j) => {
+            let (l, r) = (j.sides[0].input.source, j.sides[1].input.source);
+            if l == r && matches!(l, InputSource::Window(_)) {
+                // Siddhi gives a named window joined with itself a receiver with one
+                // processor slot; the left side takes it, so only the left triggers.
+                f(l, Side::Left);
+            } else if l == r {
+                f(l, Side::Both);
+            } else {
+                f(l, Side::Left);
+                f(r, Side::Right);
+            }
+        }
+    }
+}
+
+/// The app streams partition `p` reads (keyed or not), in order of first use; inner streams
+/// are the partition's own.
+pub(super) fn global_reads(plan: &AppPlan, p: usize) -> Vec<StreamId> {
+    let mut out: Vec<StreamId> = Vec::new();
+    for &q in &plan.partitions[p].queries {
+        subscriptions(&plan.queries[q], |source, _| {
+            if let InputSource::Stream(s) = source
+                && plan.streams[s as usize].partition.is_none()
+                && !out.contains(&s)
+            {
+                out.push(s);
+            }
+        });
+    }
+    out
+}
+
+/// The query `r` refers to, if it exists.
+pub(super) fn query_slot<'a>(
+    queries: &'a mut [Option<QueryRuntime>],
+    partitions: &'a mut [PartitionRt],
+    r: QueryRef,
+) -> Option<&'a mut QueryRuntime> {
+    match r {
+        QueryRef::Global(q) => queries.get_mut(q)?.as_mut(),
+        QueryRef::Part { p, k, j } => partitions
+            .get_mut(p)?
+            .instances
+            .get_mut(k)?
+            .queries
+            .get_mut(j),
+    }
+}
+
+impl AppRuntime {
+    /// Events of stream `s` reaching partition `p`.
+    pub(super) fn route_partition(
+        &mut self,
+        p: usize,
+        s: usize,
+        chunk: ChunkRef<'_>,
+        sink: &mut dyn OutputSink,
+    ) {
+        let plan = self.plan.clone();
+        let Some(keys) = plan.partitions[p].keys_of(s as StreamId) else {
+            for k in self.key_set_order(p) {
+                self.run_receivers(Junction::Local { p, k, s }, chunk, sink);
+            }
+            return;
+        };
+        if let ([key], 1) = (keys, chunk.len()) {
+            // The common case: one event, one key.
+            let mut buf = std::mem::take(&mut self.key_buf);
+            if self.key_into(key, chunk, 0, &mut buf) {
+                let k = self.instance(p, &buf);
+                self.key_buf = buf;
+                self.run_receivers(Junction::Local { p, k, s }, chunk, sink);
+            } else {
+                self.key_buf = buf;
+            }
+            return;
+        }
+        // Consecutive events of the same key travel together, as Siddhi groups them.
+        let mut run: Option<(String, Vec<usize>)> = None;
+        for i in 0..chunk.len() {
+            for key in keys {
+                let Some(key) = self.key_of(key, chunk, i) else {
+                    continue;
+                };
+                match &mut run {
+                    Some((current, rows)) if *current == key => {
+                        if rows.last() != Some(&i) {
+                            rows.push(i);
+                        }
+                    }
+                    _ => {
+                        if let Some((current, rows)) = run.take() {
+                            self.send_keyed(p, s, &current, chunk, &rows, sink);
+                        }
+                        run = Some((key, vec![i]));
+                    }
+                }
+            }
+        }
+        if let Some((current, rows)) = run {
+            self.send_keyed(p, s, &current, chunk, &rows, sink);
+        }
+    }
+
+    fn key_of(&self, key: &KeyPlan, chunk: ChunkRef<'_>, i: usize) -> Option<String> {
+        let mut buf = String::new();
+        self.key_into(key, chunk, i, &mut buf).then_some(buf)
+    }
+
+    /// Writes the key of row `i` (the value's text, or the range's label) into `buf`;
+    /// false when the event has no key here.
+    fn key_into(&self, key: &KeyPlan, chunk: ChunkRef<'_>, i: usize, buf: &mut String) -> bool {
+        use std::fmt::Write;
+        let rows: [&[Value]; 1] = [chunk.row(i)];
+        let mut ecx = EvalCtx::new(&rows, chunk.ts(i), self.clock).with_tables(&self.tables);
+        buf.clear();
+        match key {
+            KeyPlan::Value(e) => match e.eval(&mut ecx) {
+                Value::Null => false,
+                Value::Str(s) => {
+                    buf.push_str(&s);
+                    true
+                }
+                Value::Int(v) => write!(buf, "{v}").is_ok(),
+                Value::Long(v) => write!(buf, "{v}").is_ok(),
+                v => {
+                    buf.push_str(&v.to_java_string());
+                    true
+                }
+            },
+            KeyPlan::Range(cond, label) => {
+                let hit = cond.eval_bool(&mut ecx);
+                if hit {
+                    buf.push_str(label);
+                }
+                hit
+            }
+        }
+    }
+
+    fn send_keyed(
+        &mut self,
+        p: usize,
+        s: usize,
+        key: &str,
+        chunk: ChunkRef<'_>,
+        rows: &[usize],
+        sink: &mut dyn OutputSink,
+    ) {
+        let k = self.instance(p, key);
+        if rows.len() == chunk.len() {
+            self.run_receivers(Junction::Local { p, k, s }, chunk, sink);
+            return;
+        }
+        let mut part = Chunk::new(chunk.arity);
+        part.batch = chunk.batch;
+        for &i in rows {
+            part.push(chunk.ts(i), chunk.kind(i), chunk.row(i));
+        }
+        self.run_receivers(Junction::Local { p, k, s }, part.as_ref(), sink);
+    }
+
+    /// The instance of `key`, created (queries copied, timers registered) on first use.
+    pub(super) fn instance(&mut self, p: usize, key: &str) -> usize {
+        if let Some(&k) = self.partitions[p].by_key.get(key) {
+            return k;
+        }
+        let k = self.partitions[p].instances.len();
+        let queries = self.plan.partitions[p]
+            .queries
+            .iter()
+            .map(|&q| {
+                let owner = TimerOwner {
+                    kind: OwnerKind::PartitionQuery,
+                    element: q as u32,
+                    instance: k as u32,
+                    ..TimerOwner::default()
+                };
+                QueryRuntime::new_for(self.plan.clone(), q, owner, self.clock, &mut self.scheduler)
+            })
+            .collect();
+        let part = &mut self.partitions[p];
+        part.instances.push(Instance {
+            key: key.to_string(),
+            queries,
+        });
+        part.by_key.insert(key.to_string(), k);
+        self.instance_order.push((p as u32, k as u32));
+        k
+    }
+
+    /// Instances in the order Siddhi's copy of the key set (a Java `HashSet`) iterates.
+    fn key_set_order(&self, p: usize) -> Vec<usize> {
+        let instances = &self.partitions[p].instances;
+        let n = instances.len();
+        // `new HashSet<>(keys)`: capacity is the next power of two of max(n / .75 + 1, 16).
+        let wanted = ((n as f64 / 0.75) as usize + 1).max(16);
+        let capacity = wanted.next_power_of_two() as u32;
+        let mut order: Vec<usize> = (0..n).collect();
+        order.sort_by_key(|&k| {
+            java_hash::bucket(java_hash::string_hash(&instances[k].key), capacity)
+        });
+        order
+    }
+
+    pub(super) fn snapshot_partitions(&self, w: &mut StateWriter) {
+        w.usize(self.instance_order.len());
+        for &(p, k) in &self.instance_order {
+            let inst = &self.partitions[p as usize].instances[k as usize];
+            w.u64(u64::from(p));
+            w.str(&inst.key);
+            for q in &inst.queries {
+                w.section(|w| q.snapshot(w));
+            }
+        }
+    }
+
+    pub(super) fn restore_partitions(&mut self, r: &mut StateReader<'_>) -> SnapshotResult<()> {
+        let n = r.usize()?;
+        for _ in 0..n {
+            let p = r.u64()? as usize;
+            let key = r.str()?.to_string();
+            if p >= self.partitions.len() {
+                return Err(SnapshotError::Mismatch(format!("app has no partition {p}")));
+            }
+            let k = self.instance(p, &key);
+            for j in 0..self.partitions[p].instances[k].queries.len() {
+                let mut sec = r.section()?;
+                self.partitions[p].instances[k].queries[j].restore(&mut sec)?;
+                sec.finish()?;
+            }
+        }
+        Ok(())
+    }
+}

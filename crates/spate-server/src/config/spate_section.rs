@@ -1,0 +1,104 @@
+//! `spate`: Spate's own settings, which WSO2's file does not have.
+//!
+//! ```yaml
+//! spate:
+//!   dataDir: spate-data          # relative paths below resolve against it (default `spate-data`)
+//!   api:
+//!     bind: 0.0.0.0:9090         # REST API (default port 9090 + wso2.carbon.ports.offset)
+//!   users:                       # REST API users (HTTP basic auth)
+//!     - username: admin
+//!       password: ${env:SPATE_ADMIN_PASSWORD}
+//! ```
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use super::problems::Report;
+use super::reader::MapReader;
+use super::yaml::Node;
+
+/// `dataDir` when not given.
+pub const DEFAULT_DATA_DIR: &str = "spate-data";
+/// The REST API port before `wso2.carbon.ports.offset` (SI's 9090).
+pub const DEFAULT_API_PORT: u16 = 9090;
+
+/// A REST API user.
+#[derive(Clone, PartialEq, Eq)]
+pub struct User {
+    /// `username`.
+    pub username: String,
+    /// `password`.
+    pub password: String,
+}
+
+impl std::fmt::Debug for User {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("User")
+            .field("username", &self.username)
+            .field("password", &"***")
+            .finish()
+    }
+}
+
+/// What the `spate` section says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpateConfig {
+    /// `dataDir`: where SQLite files, mapped H2 files and the file store live (relative to the
+    /// working directory when relative).
+    pub data_dir: PathBuf,
+    /// `api.bind`: the REST API's address; `None` means `0.0.0.0:(9090 + ports.offset)`.
+    pub api_bind: Option<SocketAddr>,
+    /// `users`.
+    pub users: Vec<User>,
+}
+
+impl Default for SpateConfig {
+    fn default() -> Self {
+        SpateConfig {
+            data_dir: PathBuf::from(DEFAULT_DATA_DIR),
+            api_bind: None,
+            users: Vec::new(),
+        }
+    }
+}
+
+/// Reads `spate`.
+pub fn read(node: &Node, report: &mut Report) -> SpateConfig {
+    let mut config = SpateConfig::default();
+    let Some(mut r) = MapReader::new(super::sections::SPATE, node, report) else {
+        return config;
+    };
+    if let Some(dir) = r.string("dataDir", report) {
+        config.data_dir = PathBuf::from(dir);
+    }
+    if let Some(mut api) = r.map("api", report) {
+        if let Some(bind) = api.string("bind", report) {
+            match bind.parse::<SocketAddr>() {
+                Ok(addr) => config.api_bind = Some(addr),
+                Err(_) => report.problem(
+                    api.path_of("bind"),
+                    api.origin(),
+                    format!("`{bind}` is not an address; write host:port, e.g. 0.0.0.0:9090"),
+                ),
+            }
+        }
+        api.finish(report);
+    }
+    let users_path = r.path_of("users");
+    for (i, item) in r.seq("users", report).iter().enumerate() {
+        let Some(mut u) = MapReader::new(format!("{users_path}[{i}]"), item, report) else {
+            continue;
+        };
+        match (u.string("username", report), u.string("password", report)) {
+            (Some(username), Some(password)) => config.users.push(User { username, password }),
+            _ => report.problem(
+                u.path_of("username"),
+                u.origin(),
+                "each user needs a username and a password",
+            ),
+        }
+        u.finish(report);
+    }
+    r.finish(report);
+    config
+}

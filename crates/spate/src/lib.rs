@@ -1,0 +1,7 @@
+//! The `spate` command line as a library: the `replay`, `bench` and `check` commands and the
+//! event file format, so integration tests can drive them in-process.
+
+pub mod bench;
+pub mod check;
+pub mod events;
+pub mod replay;
