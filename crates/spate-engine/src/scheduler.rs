@@ -137,6 +137,16 @@ impl Scheduler {
         }
     }
 
+    /// Empties the timer states whose owner matches (their element is gone); the states
+    /// stay registered so timer ids remain stable.
+    pub fn clear_if(&mut self, mut gone: impl FnMut(&TimerOwner) -> bool) {
+        for s in &mut self.states {
+            if gone(&s.owner) {
+                s.queue.clear();
+            }
+        }
+    }
+
     pub fn owner(&self, id: TimerId) -> TimerOwner {
         self.states[id as usize].owner
     }

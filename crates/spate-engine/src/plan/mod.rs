@@ -19,7 +19,7 @@ pub mod store_query;
 mod table_output;
 pub mod trigger;
 
-pub use partition::{KeyPlan, PartitionPlan};
+pub use partition::{KeyPlan, PartitionPlan, PurgePlan};
 pub use query::{
     InputPlan, InputSource, JoinPlan, JoinSide, OutputPlan, OutputTarget, QueryPlan, SinglePlan,
     StagePlan,
@@ -519,14 +519,11 @@ impl Planner {
             self.query(q);
         }
         self.partition = outer;
-        for a in &p.annotations {
-            if a.name.name.eq_ignore_ascii_case("purge") {
-                self.unsupported(a.span, "`@purge` of idle partition instances");
-            }
-        }
+        let purge = self.partition_purge(&p.annotations);
         self.partitions.push(PartitionPlan {
             queries: (first..self.queries.len()).collect(),
             keyed,
+            purge,
         });
     }
 }

@@ -3,9 +3,9 @@
 
 use spate_ql::ast;
 
-use super::Planner;
 use super::expr::{ExprCompiler, Scope, ScopeSlot};
 use super::schema::{EntityKind, Entry, StreamId};
+use super::{Planner, annotations};
 use crate::compiled::Compiled;
 
 /// One way a stream's events find their key.
@@ -23,6 +23,16 @@ pub struct PartitionPlan {
     pub queries: Vec<usize>,
     /// The keyed streams and their key executors, in `with` order.
     pub keyed: Vec<(StreamId, Vec<KeyPlan>)>,
+    /// `@purge(enable='true', ...)`: when idle instances are dropped.
+    pub purge: Option<PurgePlan>,
+}
+
+/// Siddhi's `@purge` on a partition: every `interval_ms` of app time, instances whose key saw
+/// no event for longer than `idle_ms` are dropped (a later event of the key starts afresh).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PurgePlan {
+    pub interval_ms: i64,
+    pub idle_ms: i64,
 }
 
 impl PartitionPlan {
@@ -36,6 +46,51 @@ impl PartitionPlan {
 }
 
 impl Planner {
+    /// Reads `@purge(enable=..., interval=..., idle.period=...)`, with Siddhi's checks.
+    pub(crate) fn partition_purge(&mut self, annotations: &[ast::Annotation]) -> Option<PurgePlan> {
+        let a = annotations::find(annotations, "purge")?;
+        let enabled = match annotations::value(a, "enable") {
+            Some(v) if v.eq_ignore_ascii_case("true") => true,
+            Some(v) if v.eq_ignore_ascii_case("false") => false,
+            Some(v) => {
+                self.error(
+                    a.span,
+                    format!("invalid value for enable: {v}; use 'true' or 'false'"),
+                );
+                return None;
+            }
+            None => {
+                self.error(a.span, "annotation @purge is missing element 'enable'");
+                return None;
+            }
+        };
+        let Some(idle) = annotations::value(a, "idle.period") else {
+            self.error(a.span, "annotation @purge is missing element 'idle.period'");
+            return None;
+        };
+        let mut read = |text: &str| match annotations::duration_millis(text) {
+            Ok(ms) => Some(ms),
+            Err(e) => {
+                self.error(a.span, format!("@purge: {e}"));
+                None
+            }
+        };
+        let idle_ms = read(idle)?;
+        // Siddhi's default: every 5 minutes.
+        let interval_ms = match annotations::value(a, "interval") {
+            Some(text) => read(text)?,
+            None => 300_000,
+        };
+        if interval_ms <= 0 {
+            self.error(a.span, "@purge: the interval must be longer than zero");
+            return None;
+        }
+        enabled.then_some(PurgePlan {
+            interval_ms,
+            idle_ms,
+        })
+    }
+
     /// Compiles the `with` clause of a partition.
     pub(crate) fn partition_keys(
         &mut self,

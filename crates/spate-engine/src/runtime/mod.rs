@@ -8,6 +8,8 @@
 //! as Siddhi's junction does; processing goes on with the next event.
 
 mod partition;
+#[cfg(test)]
+mod purge_tests;
 mod store_query;
 mod trigger;
 
@@ -80,6 +82,8 @@ pub struct AppRuntime {
     partitions: Vec<PartitionRt>,
     /// Reused buffer for partition keys.
     key_buf: String,
+    /// App time of the next partition purge (see [`AppRuntime::next_purge_due`]).
+    purge_due: i64,
     triggers: Vec<trigger::TriggerRt>,
     /// Periodic and cron triggers have been armed (the clock has moved).
     triggers_armed: bool,
@@ -163,8 +167,14 @@ impl AppRuntime {
             .map(|(i, w)| NamedWindowRuntime::new(w, i as u32, &mut scheduler))
             .collect();
         let n = plan.streams.len();
+        let purge_due = if plan.partitions.iter().any(|p| p.purge.is_some()) {
+            i64::MIN
+        } else {
+            i64::MAX
+        };
         Ok(AppRuntime {
             plan,
+            purge_due,
             queries,
             partitions,
             key_buf: String::new(),
@@ -221,6 +231,9 @@ impl AppRuntime {
         self.clock = now;
         if !self.triggers_armed {
             self.arm_triggers(now);
+        }
+        if now >= self.purge_due {
+            self.purge_partitions(now);
         }
         if self.scheduler.next_due().is_none_or(|t| t > now) {
             return;

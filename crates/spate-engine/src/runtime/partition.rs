@@ -20,12 +20,21 @@ pub(super) struct PartitionRt {
     /// Per stream: the partition's queries reading it (index in the partition, side).
     pub local: Vec<Vec<(u32, Side)>>,
     instances: Vec<Instance>,
+    /// Live instances by key.
     by_key: FxHashMap<String, usize>,
+    /// With `@purge`: the app time of the next purge, once the clock has moved.
+    purge_next: Option<i64>,
 }
 
 struct Instance {
     key: String,
+    /// Empty once the instance is purged.
     queries: Vec<QueryRuntime>,
+    /// App time of the key's latest event.
+    last_seen: i64,
+    /// Purged instances keep their slot (their timer states stay registered, empty), so
+    /// instance and timer numbering stay stable for snapshots.
+    alive: bool,
 }
 
 impl PartitionRt {
@@ -34,6 +43,7 @@ impl PartitionRt {
             local: vec![Vec::new(); streams],
             instances: Vec::new(),
             by_key: FxHashMap::default(),
+            purge_next: None,
         }
     }
 }
@@ -212,7 +222,10 @@ impl AppRuntime {
 
     /// The instance of `key`, created (queries copied, timers registered) on first use.
     pub(super) fn instance(&mut self, p: usize, key: &str) -> usize {
-        if let Some(&k) = self.partitions[p].by_key.get(key) {
+        let clock = self.clock;
+        let part = &mut self.partitions[p];
+        if let Some(&k) = part.by_key.get(key) {
+            part.instances[k].last_seen = clock;
             return k;
         }
         let k = self.partitions[p].instances.len();
@@ -233,6 +246,8 @@ impl AppRuntime {
         part.instances.push(Instance {
             key: key.to_string(),
             queries,
+            last_seen: clock,
+            alive: true,
         });
         part.by_key.insert(key.to_string(), k);
         self.instance_order.push((p as u32, k as u32));
@@ -242,11 +257,13 @@ impl AppRuntime {
     /// Instances in the order Siddhi's copy of the key set (a Java `HashSet`) iterates.
     fn key_set_order(&self, p: usize) -> Vec<usize> {
         let instances = &self.partitions[p].instances;
-        let n = instances.len();
+        let n = self.partitions[p].by_key.len();
         // `new HashSet<>(keys)`: capacity is the next power of two of max(n / .75 + 1, 16).
         let wanted = ((n as f64 / 0.75) as usize + 1).max(16);
         let capacity = wanted.next_power_of_two() as u32;
-        let mut order: Vec<usize> = (0..n).collect();
+        let mut order: Vec<usize> = (0..instances.len())
+            .filter(|&k| instances[k].alive)
+            .collect();
         order.sort_by_key(|&k| {
             java_hash::bucket(java_hash::string_hash(&instances[k].key), capacity)
         });
@@ -254,11 +271,17 @@ impl AppRuntime {
     }
 
     pub(super) fn snapshot_partitions(&self, w: &mut StateWriter) {
+        w.usize(self.partitions.len());
+        for part in &self.partitions {
+            w.i64(part.purge_next.unwrap_or(i64::MIN));
+        }
         w.usize(self.instance_order.len());
         for &(p, k) in &self.instance_order {
             let inst = &self.partitions[p as usize].instances[k as usize];
             w.u64(u64::from(p));
             w.str(&inst.key);
+            w.bool(inst.alive);
+            w.i64(inst.last_seen);
             for q in &inst.queries {
                 w.section(|w| q.snapshot(w));
             }
@@ -267,6 +290,17 @@ impl AppRuntime {
 
     pub(super) fn restore_partitions(&mut self, r: &mut StateReader<'_>) -> SnapshotResult<()> {
         let n = r.usize()?;
+        if n != self.partitions.len() {
+            return Err(SnapshotError::Mismatch(format!(
+                "app has {} partitions, snapshot {n}",
+                self.partitions.len()
+            )));
+        }
+        for part in &mut self.partitions {
+            part.purge_next = Some(r.i64()?).filter(|&t| t != i64::MIN);
+        }
+        self.purge_due = self.next_purge_due();
+        let n = r.usize()?;
         for _ in 0..n {
             let p = r.u64()? as usize;
             let key = r.str()?.to_string();
@@ -274,6 +308,13 @@ impl AppRuntime {
                 return Err(SnapshotError::Mismatch(format!("app has no partition {p}")));
             }
             let k = self.instance(p, &key);
+            let alive = r.bool()?;
+            self.partitions[p].instances[k].last_seen = r.i64()?;
+            if !alive {
+                // Its timer states are restored (empty) with the scheduler's.
+                self.kill_instance(p, k);
+                continue;
+            }
             for j in 0..self.partitions[p].instances[k].queries.len() {
                 let mut sec = r.section()?;
                 self.partitions[p].instances[k].queries[j].restore(&mut sec)?;
@@ -281,5 +322,74 @@ impl AppRuntime {
             }
         }
         Ok(())
+    }
+}
+
+impl AppRuntime {
+    /// The earliest pending purge over all partitions: `i64::MIN` while a partition with
+    /// `@purge` waits for the clock to move, `i64::MAX` when nothing is to purge.
+    pub(super) fn next_purge_due(&self) -> i64 {
+        self.plan
+            .partitions
+            .iter()
+            .zip(&self.partitions)
+            .filter(|(plan, _)| plan.purge.is_some())
+            .map(|(_, part)| part.purge_next.unwrap_or(i64::MIN))
+            .min()
+            .unwrap_or(i64::MAX)
+    }
+
+    /// Runs the purges due by `now`: drops instances whose key has been idle for longer than
+    /// the partition's idle period. A purge is first armed one interval after the clock
+    /// first moves (Siddhi schedules it from the first instance, on the wall clock).
+    pub(super) fn purge_partitions(&mut self, now: i64) {
+        let plan = self.plan.clone();
+        for (p, pp) in plan.partitions.iter().enumerate() {
+            let Some(purge) = pp.purge else { continue };
+            let Some(mut next) = self.partitions[p].purge_next else {
+                self.partitions[p].purge_next = Some(now.saturating_add(purge.interval_ms));
+                continue;
+            };
+            if now < next {
+                continue;
+            }
+            let mut at = next;
+            while next <= now {
+                at = next;
+                next = next.saturating_add(purge.interval_ms);
+            }
+            self.partitions[p].purge_next = Some(next);
+            let idle: Vec<usize> = self.partitions[p]
+                .instances
+                .iter()
+                .enumerate()
+                .filter(|(_, i)| i.alive && i.last_seen.saturating_add(purge.idle_ms) < at)
+                .map(|(k, _)| k)
+                .collect();
+            for &k in &idle {
+                self.kill_instance(p, k);
+            }
+            if !idle.is_empty() {
+                let queries = &pp.queries;
+                let dead = &self.partitions[p].instances;
+                self.scheduler.clear_if(|o| {
+                    o.kind == OwnerKind::PartitionQuery
+                        && queries.contains(&(o.element as usize))
+                        && dead.get(o.instance as usize).is_some_and(|i| !i.alive)
+                });
+            }
+        }
+        self.purge_due = self.next_purge_due();
+    }
+
+    /// Drops the state of instance `k`; the key's next event creates a fresh instance.
+    fn kill_instance(&mut self, p: usize, k: usize) {
+        let part = &mut self.partitions[p];
+        let inst = &mut part.instances[k];
+        inst.alive = false;
+        inst.queries = Vec::new();
+        if part.by_key.get(&inst.key) == Some(&k) {
+            part.by_key.remove(&inst.key);
+        }
     }
 }

@@ -1,5 +1,5 @@
 //! Integration tests of the `spate` command: every conformance case in `tests/cases` (expected
-//! output recorded from Siddhi 5.1.7), run plainly and with a snapshot/restore after every 1, 2
+//! output recorded from Siddhi 5.1.7), run plainly and with a snapshot/restore after every 1, 2, 3
 //! and 7 events — the output must be the same.
 
 mod cli;
@@ -48,7 +48,7 @@ fn case_trials() -> Vec<Trial> {
             .file_name()
             .map(|n| n.to_string_lossy().to_string())
             .unwrap_or_default();
-        for restore in [None, Some(1), Some(2), Some(7)] {
+        for restore in [None, Some(1), Some(2), Some(3), Some(7)] {
             let d = dir.clone();
             let label = match restore {
                 None => format!("case::{name}"),
