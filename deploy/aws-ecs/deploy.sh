@@ -12,6 +12,8 @@
 #   PARAMS       extra template parameters, e.g. "LoadBalancerScheme=internet-facing
 #                ClientCidr=203.0.113.0/24 DbEngine=mysql"; later runs keep earlier values
 #   IMAGE_TAG    deploy this tag instead of building one (it must be in the repository)
+#   APPS         the folder of .siddhi apps baked into the image, relative to the repository
+#                (default deploy/compose/siddhi-files, the sample)
 #
 # The first deploy creates the stack with no tasks (the repository must exist before an image
 # can be pushed), then pushes the image and starts one task per node. It takes 15-20 minutes,
@@ -92,7 +94,8 @@ cmd_deploy() {
             say "image $repo:$tag is already pushed"
         else
             say "building $repo:$tag"
-            docker build --platform linux/amd64 -f "$root/deploy/docker/Dockerfile" -t "$repo:$tag" "$root"
+            docker build --platform linux/amd64 -f "$root/deploy/docker/Dockerfile" \
+                --build-arg "APPS=${APPS:-deploy/compose/siddhi-files}" -t "$repo:$tag" "$root"
             say "pushing to $registry"
             aws ecr get-login-password | docker login --username AWS --password-stdin "$registry"
             docker push "$repo:$tag"
@@ -146,6 +149,6 @@ case "${1:-deploy}" in
     deploy) cmd_deploy ;;
     status) cmd_status ;;
     teardown) cmd_teardown ;;
-    -h | --help | help) sed -n '2,20p' "$0" ;;
+    -h | --help | help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0" ;;
     *) die "unknown command '$1' (deploy, status, teardown)" ;;
 esac
