@@ -2,6 +2,7 @@
 //! and the minimum-HA guide's edits — plus environment overrides, placeholders, and every kind
 //! of mistake the loader must name.
 
+mod deploy;
 mod env;
 mod mistakes;
 mod seed;
@@ -68,6 +69,7 @@ fn main() {
     let mut trials = Vec::new();
     for (group, tests) in [
         ("seed", seed::tests()),
+        ("deploy", deploy::tests()),
         ("env", env::tests()),
         ("mistakes", mistakes::tests()),
     ] {
