@@ -3,3 +3,4 @@
 //! uncommented) into typed settings. The REST API and the node lifecycle come later.
 
 pub mod config;
+pub mod identity;
