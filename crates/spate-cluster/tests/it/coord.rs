@@ -1,0 +1,271 @@
+//! Coordinators against a real cluster database: roles, epochs, fencing before takeover,
+//! crash takeover, clean handover and member events, on SQLite, MariaDB and PostgreSQL.
+
+use std::time::{Duration, Instant};
+
+use libtest_mimic::{Completion, Failed, Trial};
+use spate_cluster::coord::{ClusterEvent, CoordConfig, Coordinator, Role};
+use tokio::sync::mpsc::UnboundedReceiver;
+
+use crate::ensure;
+use crate::services::{self, Backend, ClusterDb};
+use crate::support::{Context, runtime};
+
+/// Heartbeat 200 ms × 3: a 600 ms lease, fenced 150 ms before it can expire.
+pub const HEARTBEAT: Duration = Duration::from_millis(200);
+pub const MAX_RETRY: u32 = 3;
+
+pub fn trials() -> Vec<Trial> {
+    let cases: [(&str, CaseFn); 4] = [
+        (
+            "first_active_then_passive_and_fenced_before_takeover",
+            fenced_before_takeover,
+        ),
+        ("crashed_active_is_replaced_after_the_lease", crash_takeover),
+        ("clean_shutdown_hands_over_at_once", clean_handover),
+        ("two_processes_kill_9", crate::child::two_processes),
+    ];
+    let mut trials = Vec::new();
+    for (name, case) in cases {
+        for backend in services::ALL {
+            if name.starts_with("two_processes") && backend != Backend::Sqlite {
+                continue;
+            }
+            trials.push(Trial::ignorable_test(
+                format!("coord::{name}::{}", backend.name()),
+                move || run(backend, case),
+            ));
+        }
+    }
+    trials
+}
+
+pub type CaseFn = fn(ClusterDb) -> Result<(), String>;
+
+fn run(backend: Backend, case: CaseFn) -> Result<Completion, Failed> {
+    if let Some(skip) = services::check(backend)? {
+        return Ok(skip);
+    }
+    let db = ClusterDb::new(backend)?;
+    case(db).map_err(Failed::from)?;
+    Ok(Completion::Completed)
+}
+
+pub fn config(db: &ClusterDb, node: &str) -> CoordConfig {
+    let mut config = CoordConfig::new(format!("group_{}", db.prefix), node);
+    config.heartbeat_interval = HEARTBEAT;
+    config.heartbeat_max_retry = MAX_RETRY;
+    config.event_polling_interval = HEARTBEAT;
+    config.table_prefix = db.prefix.clone();
+    config.properties.event_sync_host = Some("127.0.0.1".into());
+    config.properties.event_sync_port = Some(9893);
+    config
+}
+
+pub async fn start(db: &ClusterDb, node: &str) -> Result<Coordinator, String> {
+    let pool = db.pool()?;
+    Coordinator::start(pool, db.target.backend.dialect(), config(db, node))
+        .await
+        .ctx(&format!("start {node}"))
+}
+
+/// Waits for the first event matching `want`, up to `limit`.
+pub async fn wait_for(
+    events: &mut UnboundedReceiver<ClusterEvent>,
+    limit: Duration,
+    what: &str,
+    want: impl Fn(&ClusterEvent) -> bool,
+) -> Result<ClusterEvent, String> {
+    let until = tokio::time::Instant::now() + limit;
+    loop {
+        match tokio::time::timeout_at(until, events.recv()).await {
+            Ok(Some(event)) if want(&event) => return Ok(event),
+            Ok(Some(_)) => {}
+            Ok(None) => return Err(format!("event stream ended while waiting for {what}")),
+            Err(_) => return Err(format!("no {what} within {limit:?}")),
+        }
+    }
+}
+
+fn events(c: &Coordinator) -> Result<UnboundedReceiver<ClusterEvent>, String> {
+    c.take_events()
+        .ok_or_else(|| "events already taken".to_string())
+}
+
+fn active_epoch(e: &ClusterEvent) -> Option<u64> {
+    match e {
+        ClusterEvent::BecameActive { epoch, .. } => Some(*epoch),
+        _ => None,
+    }
+}
+
+const LONG: Duration = Duration::from_secs(10);
+
+/// Starts A (active, epoch 1) and B (passive); returns both with their event streams.
+async fn pair(
+    db: &ClusterDb,
+) -> Result<
+    (
+        Coordinator,
+        UnboundedReceiver<ClusterEvent>,
+        Coordinator,
+        UnboundedReceiver<ClusterEvent>,
+    ),
+    String,
+> {
+    let a = start(db, "node-a").await?;
+    let mut a_events = events(&a)?;
+    let first = wait_for(&mut a_events, LONG, "A active", |e| {
+        active_epoch(e).is_some()
+    })
+    .await?;
+    ensure!(
+        active_epoch(&first) == Some(1),
+        "A should start active at epoch 1: {first:?}"
+    );
+    let b = start(db, "node-b").await?;
+    let mut b_events = events(&b)?;
+    let passive = wait_for(&mut b_events, LONG, "B passive", |e| {
+        matches!(e, ClusterEvent::BecamePassive { .. })
+    })
+    .await?;
+    ensure!(
+        passive
+            == ClusterEvent::BecamePassive {
+                leader: Some("node-a".into()),
+                epoch: 1
+            },
+        "B should start passive behind A: {passive:?}"
+    );
+    wait_for(&mut a_events, LONG, "A sees B", |e| {
+        matches!(e, ClusterEvent::MemberAdded(n) if n.node_id == "node-b"
+            && n.properties.event_sync_address().as_deref() == Some("127.0.0.1:9893"))
+    })
+    .await?;
+    Ok((a, a_events, b, b_events))
+}
+
+fn fenced_before_takeover(db: ClusterDb) -> Result<(), String> {
+    runtime()?.block_on(async {
+        let result = async {
+            let (a, mut a_events, b, mut b_events) = pair(&db).await?;
+            ensure!(
+                a.holds_lease(1) && a.is_leader(1).await.ctx("is_leader")?,
+                "A leads"
+            );
+            ensure!(!b.is_leader(1).await.ctx("is_leader")?, "B does not lead");
+            let cut = Instant::now();
+            a.inject_db_outage(true);
+            let fenced = wait_for(&mut a_events, LONG, "A fenced", |e| {
+                matches!(e, ClusterEvent::Fenced { .. })
+            })
+            .await?;
+            let taken = wait_for(&mut b_events, LONG, "B active", |e| {
+                active_epoch(e).is_some()
+            })
+            .await?;
+            let (
+                ClusterEvent::Fenced {
+                    at: fenced_at,
+                    epoch: 1,
+                    ..
+                },
+                ClusterEvent::BecameActive {
+                    at: active_at,
+                    epoch,
+                    ..
+                },
+            ) = (&fenced, &taken)
+            else {
+                return Err(format!("unexpected events {fenced:?} / {taken:?}"));
+            };
+            ensure!(*epoch == 2, "the new term has epoch 2, got {epoch}");
+            ensure!(fenced_at < active_at, "A must stop before B starts");
+            eprintln!(
+                "{}: DB cut from A → A fenced after {:?}, B active after {:?} (gap {:?})",
+                db.target.backend.dialect().name(),
+                *fenced_at - cut,
+                *active_at - cut,
+                *active_at - *fenced_at
+            );
+            ensure!(!a.holds_lease(1), "A's local check turned false");
+            a.inject_db_outage(false);
+            ensure!(!a.is_leader(1).await.ctx("is_leader")?, "epoch 1 is over");
+            ensure!(b.is_leader(2).await.ctx("is_leader")?, "B leads at epoch 2");
+            // A reaches the DB again and stays passive behind B.
+            tokio::time::sleep(HEARTBEAT * 4).await;
+            ensure!(
+                a.role().borrow().role == Role::Passive,
+                "A rejoins as passive"
+            );
+            ensure!(b.role().borrow().role == Role::Active, "B stays active");
+            a.shutdown().await;
+            b.shutdown().await;
+            Ok(())
+        }
+        .await;
+        db.cleanup().await;
+        result
+    })
+}
+
+fn crash_takeover(db: ClusterDb) -> Result<(), String> {
+    runtime()?.block_on(async {
+        let result = async {
+            let (a, _a_events, b, mut b_events) = pair(&db).await?;
+            let crash = Instant::now();
+            drop(a); // loops stop; the lease is not released, the row stays
+            // Both happen about one lease after the crash, in either order.
+            let (mut taken, mut removed) = (None, false);
+            while taken.is_none() || !removed {
+                let event = wait_for(&mut b_events, LONG, "B active and A removed", |e| {
+                    active_epoch(e).is_some()
+                        || matches!(e, ClusterEvent::MemberRemoved(n) if n.node_id == "node-a")
+                })
+                .await?;
+                match active_epoch(&event) {
+                    Some(epoch) => taken = Some((epoch, crash.elapsed())),
+                    None => removed = true,
+                }
+            }
+            let Some((epoch, after)) = taken else {
+                return Err("unreachable".into());
+            };
+            ensure!(epoch == 2, "epoch 2, got {epoch}");
+            eprintln!(
+                "{}: crash of the active → takeover after {after:?} (heartbeat {HEARTBEAT:?} × {MAX_RETRY})",
+                db.target.backend.dialect().name(),
+            );
+            b.shutdown().await;
+            Ok(())
+        }
+        .await;
+        db.cleanup().await;
+        result
+    })
+}
+
+fn clean_handover(db: ClusterDb) -> Result<(), String> {
+    runtime()?.block_on(async {
+        let result = async {
+            let (a, _a_events, b, mut b_events) = pair(&db).await?;
+            let leave = Instant::now();
+            a.shutdown().await;
+            let taken = wait_for(&mut b_events, LONG, "B active", |e| {
+                active_epoch(e).is_some()
+            })
+            .await?;
+            ensure!(active_epoch(&taken) == Some(2), "epoch 2: {taken:?}");
+            eprintln!(
+                "{}: clean shutdown of the active → takeover after {:?}",
+                db.target.backend.dialect().name(),
+                leave.elapsed()
+            );
+            b.shutdown().await;
+            Ok(())
+        }
+        .await;
+        db.cleanup().await;
+        result
+    })
+}
