@@ -145,7 +145,9 @@ pub(super) async fn run(
                         continue;
                     }
                 }
-                if let Err(e) = db.heartbeat(&s.group, &s.node, &s.props_json).await {
+                // The node row matters less than the lease: never let it delay the deadline.
+                let beat = db.heartbeat(&s.group, &s.node, &s.props_json);
+                if let Ok(Err(e)) = timeout_at(deadline.into(), beat).await {
                     outage.failed(&events, &e);
                 }
             }

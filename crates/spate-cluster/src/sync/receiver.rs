@@ -58,7 +58,7 @@ pub struct SyncReceiver {
     local_addr: SocketAddr,
     replica: Arc<Replica>,
     stop: watch::Sender<bool>,
-    task: JoinHandle<()>,
+    task: Option<JoinHandle<()>>,
 }
 
 impl SyncReceiver {
@@ -83,7 +83,7 @@ impl SyncReceiver {
             local_addr,
             replica,
             stop,
-            task,
+            task: Some(task),
         })
     }
 
@@ -98,24 +98,29 @@ impl SyncReceiver {
     }
 
     /// Stops accepting and closes every connection (each sender is told `Closing`).
-    pub async fn shutdown(self) {
+    pub async fn shutdown(mut self) {
         let _no_receivers = self.stop.send(true);
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(1);
-        while !self.task.is_finished() && tokio::time::Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_millis(2)).await;
+        if let Some(task) = self.task.take() {
+            let _joined = task.await;
         }
     }
 
-    /// Stops at once, as a crash would: connections are dropped without a word.
-    pub fn kill(self) {
-        self.task.abort();
+    /// Stops at once, as a crash would: connections are dropped without a word. Returns once
+    /// the port is free.
+    pub async fn kill(mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+            let _aborted = task.await;
+        }
     }
 }
 
 impl Drop for SyncReceiver {
     fn drop(&mut self) {
         let _no_receivers = self.stop.send(true);
-        self.task.abort();
+        if let Some(task) = &self.task {
+            task.abort();
+        }
     }
 }
 
@@ -152,6 +157,9 @@ async fn accept_loop(
         }
         while connections.try_join_next().is_some() {}
     }
+    // Each connection saw the stop and says `Closing` to its sender; give them a moment.
+    let drained = async { while connections.join_next().await.is_some() {} };
+    let _in_time = tokio::time::timeout(Duration::from_secs(1), drained).await;
     connections.shutdown().await;
 }
 

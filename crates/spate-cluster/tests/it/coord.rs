@@ -16,7 +16,8 @@ pub const HEARTBEAT: Duration = Duration::from_millis(200);
 pub const MAX_RETRY: u32 = 3;
 
 pub fn trials() -> Vec<Trial> {
-    let cases: [(&str, CaseFn); 4] = [
+    let cases: [(&str, CaseFn); 5] = [
+        ("db_blip_inside_the_fence_window_changes_nothing", blip),
         (
             "first_active_then_passive_and_fenced_before_takeover",
             fenced_before_takeover,
@@ -38,6 +39,18 @@ pub fn trials() -> Vec<Trial> {
         }
     }
     trials
+}
+
+/// Runs `body` on a runtime, then drops the test's tables whatever the outcome.
+fn with_cleanup(
+    db: &ClusterDb,
+    body: impl AsyncFnOnce() -> Result<(), String>,
+) -> Result<(), String> {
+    runtime()?.block_on(async {
+        let result = body().await;
+        db.cleanup().await;
+        result
+    })
 }
 
 pub type CaseFn = fn(ClusterDb) -> Result<(), String>;
@@ -146,126 +159,176 @@ async fn pair(
 }
 
 fn fenced_before_takeover(db: ClusterDb) -> Result<(), String> {
-    runtime()?.block_on(async {
-        let result = async {
-            let (a, mut a_events, b, mut b_events) = pair(&db).await?;
-            ensure!(
-                a.holds_lease(1) && a.is_leader(1).await.ctx("is_leader")?,
-                "A leads"
-            );
-            ensure!(!b.is_leader(1).await.ctx("is_leader")?, "B does not lead");
-            let cut = Instant::now();
-            a.inject_db_outage(true);
-            let fenced = wait_for(&mut a_events, LONG, "A fenced", |e| {
-                matches!(e, ClusterEvent::Fenced { .. })
-            })
-            .await?;
-            let taken = wait_for(&mut b_events, LONG, "B active", |e| {
-                active_epoch(e).is_some()
-            })
-            .await?;
-            let (
-                ClusterEvent::Fenced {
-                    at: fenced_at,
-                    epoch: 1,
-                    ..
-                },
-                ClusterEvent::BecameActive {
-                    at: active_at,
-                    epoch,
-                    ..
-                },
-            ) = (&fenced, &taken)
-            else {
-                return Err(format!("unexpected events {fenced:?} / {taken:?}"));
-            };
-            ensure!(*epoch == 2, "the new term has epoch 2, got {epoch}");
-            ensure!(fenced_at < active_at, "A must stop before B starts");
-            eprintln!(
-                "{}: DB cut from A → A fenced after {:?}, B active after {:?} (gap {:?})",
-                db.target.backend.dialect().name(),
-                *fenced_at - cut,
-                *active_at - cut,
-                *active_at - *fenced_at
-            );
-            ensure!(!a.holds_lease(1), "A's local check turned false");
-            a.inject_db_outage(false);
-            ensure!(!a.is_leader(1).await.ctx("is_leader")?, "epoch 1 is over");
-            ensure!(b.is_leader(2).await.ctx("is_leader")?, "B leads at epoch 2");
-            // A reaches the DB again and stays passive behind B.
-            tokio::time::sleep(HEARTBEAT * 4).await;
-            ensure!(
-                a.role().borrow().role == Role::Passive,
-                "A rejoins as passive"
-            );
-            ensure!(b.role().borrow().role == Role::Active, "B stays active");
-            a.shutdown().await;
-            b.shutdown().await;
-            Ok(())
-        }
-        .await;
-        db.cleanup().await;
-        result
+    with_cleanup(&db, async || {
+        let (a, mut a_events, b, mut b_events) = pair(&db).await?;
+        ensure!(
+            a.holds_lease(1) && a.is_leader(1).await.ctx("is_leader")?,
+            "A leads"
+        );
+        ensure!(!b.is_leader(1).await.ctx("is_leader")?, "B does not lead");
+        let cut = Instant::now();
+        a.inject_db_outage(true);
+        let fenced = wait_for(&mut a_events, LONG, "A fenced", |e| {
+            matches!(e, ClusterEvent::Fenced { .. })
+        })
+        .await?;
+        let taken = wait_for(&mut b_events, LONG, "B active", |e| {
+            active_epoch(e).is_some()
+        })
+        .await?;
+        let (
+            ClusterEvent::Fenced {
+                at: fenced_at,
+                epoch: 1,
+                ..
+            },
+            ClusterEvent::BecameActive {
+                at: active_at,
+                epoch,
+                ..
+            },
+        ) = (&fenced, &taken)
+        else {
+            return Err(format!("unexpected events {fenced:?} / {taken:?}"));
+        };
+        ensure!(*epoch == 2, "the new term has epoch 2, got {epoch}");
+        ensure!(fenced_at < active_at, "A must stop before B starts");
+        eprintln!(
+            "{}: DB cut from A → A fenced after {:?}, B active after {:?} (gap {:?})",
+            db.target.backend.dialect().name(),
+            *fenced_at - cut,
+            *active_at - cut,
+            *active_at - *fenced_at
+        );
+        ensure!(!a.holds_lease(1), "A's local check turned false");
+        a.inject_db_outage(false);
+        ensure!(!a.is_leader(1).await.ctx("is_leader")?, "epoch 1 is over");
+        ensure!(b.is_leader(2).await.ctx("is_leader")?, "B leads at epoch 2");
+        // Writes conditional on the epoch: only the current term's land.
+        ensure!(
+            conditional_write(&db, &a, 1).await? == 0,
+            "A's epoch-1 write is refused"
+        );
+        ensure!(
+            conditional_write(&db, &b, 2).await? == 1,
+            "B's epoch-2 write lands"
+        );
+        // A reaches the DB again and stays passive behind B.
+        tokio::time::sleep(HEARTBEAT * 4).await;
+        ensure!(
+            a.role().borrow().role == Role::Passive,
+            "A rejoins as passive"
+        );
+        ensure!(b.role().borrow().role == Role::Active, "B stays active");
+        a.shutdown().await;
+        b.shutdown().await;
+        Ok(())
     })
 }
 
 fn crash_takeover(db: ClusterDb) -> Result<(), String> {
-    runtime()?.block_on(async {
-        let result = async {
-            let (a, _a_events, b, mut b_events) = pair(&db).await?;
-            let crash = Instant::now();
-            drop(a); // loops stop; the lease is not released, the row stays
-            // Both happen about one lease after the crash, in either order.
-            let (mut taken, mut removed) = (None, false);
-            while taken.is_none() || !removed {
-                let event = wait_for(&mut b_events, LONG, "B active and A removed", |e| {
-                    active_epoch(e).is_some()
-                        || matches!(e, ClusterEvent::MemberRemoved(n) if n.node_id == "node-a")
-                })
-                .await?;
-                match active_epoch(&event) {
-                    Some(epoch) => taken = Some((epoch, crash.elapsed())),
-                    None => removed = true,
-                }
+    with_cleanup(&db, async || {
+        let (a, _a_events, b, mut b_events) = pair(&db).await?;
+        let crash = Instant::now();
+        drop(a); // loops stop; the lease is not released, the row stays
+        // Both happen about one lease after the crash, in either order.
+        let (mut taken, mut removed) = (None, false);
+        while taken.is_none() || !removed {
+            let event = wait_for(&mut b_events, LONG, "B active and A removed", |e| {
+                active_epoch(e).is_some()
+                    || matches!(e, ClusterEvent::MemberRemoved(n) if n.node_id == "node-a")
+            })
+            .await?;
+            match active_epoch(&event) {
+                Some(epoch) => taken = Some((epoch, crash.elapsed())),
+                None => removed = true,
             }
-            let Some((epoch, after)) = taken else {
-                return Err("unreachable".into());
-            };
-            ensure!(epoch == 2, "epoch 2, got {epoch}");
-            eprintln!(
-                "{}: crash of the active → takeover after {after:?} (heartbeat {HEARTBEAT:?} × {MAX_RETRY})",
-                db.target.backend.dialect().name(),
-            );
-            b.shutdown().await;
-            Ok(())
         }
-        .await;
-        db.cleanup().await;
-        result
+        let Some((epoch, after)) = taken else {
+            return Err("unreachable".into());
+        };
+        ensure!(epoch == 2, "epoch 2, got {epoch}");
+        eprintln!(
+            "{}: crash of the active → takeover after {after:?} (heartbeat {HEARTBEAT:?} × {MAX_RETRY})",
+            db.target.backend.dialect().name(),
+        );
+        b.shutdown().await;
+        Ok(())
     })
 }
 
 fn clean_handover(db: ClusterDb) -> Result<(), String> {
-    runtime()?.block_on(async {
-        let result = async {
-            let (a, _a_events, b, mut b_events) = pair(&db).await?;
-            let leave = Instant::now();
-            a.shutdown().await;
-            let taken = wait_for(&mut b_events, LONG, "B active", |e| {
-                active_epoch(e).is_some()
-            })
-            .await?;
-            ensure!(active_epoch(&taken) == Some(2), "epoch 2: {taken:?}");
-            eprintln!(
-                "{}: clean shutdown of the active → takeover after {:?}",
-                db.target.backend.dialect().name(),
-                leave.elapsed()
+    with_cleanup(&db, async || {
+        let (a, _a_events, b, mut b_events) = pair(&db).await?;
+        let leave = Instant::now();
+        a.shutdown().await;
+        let taken = wait_for(&mut b_events, LONG, "B active", |e| {
+            active_epoch(e).is_some()
+        })
+        .await?;
+        ensure!(active_epoch(&taken) == Some(2), "epoch 2: {taken:?}");
+        eprintln!(
+            "{}: clean shutdown of the active → takeover after {:?}",
+            db.target.backend.dialect().name(),
+            leave.elapsed()
+        );
+        b.shutdown().await;
+        Ok(())
+    })
+}
+
+/// `INSERT INTO <prefix>WRITES SELECT ... WHERE <leader predicate>`: rows inserted.
+async fn conditional_write(db: &ClusterDb, c: &Coordinator, epoch: u64) -> Result<u64, String> {
+    let pool = db.pool()?;
+    let dialect = db.target.backend.dialect();
+    let table = dialect.identifier(&format!("{}WRITES", db.prefix));
+    let create = format!("CREATE TABLE IF NOT EXISTS {table} (epoch BIGINT NOT NULL)");
+    sqlx::query(sqlx::AssertSqlSafe(create))
+        .execute(&pool)
+        .await
+        .ctx("create")?;
+    let insert = format!(
+        "INSERT INTO {table} (epoch) SELECT {} FROM (SELECT 1 AS one) AS one WHERE {}",
+        dialect.placeholder(1),
+        c.leader_predicate(2).ctx("predicate")?
+    );
+    let (group, node, epoch_bind) = c.leader_binds(epoch);
+    let done = sqlx::query(sqlx::AssertSqlSafe(insert))
+        .bind(epoch_bind)
+        .bind(group)
+        .bind(node)
+        .bind(epoch_bind)
+        .execute(&pool)
+        .await
+        .ctx("conditional insert")?;
+    pool.close().await;
+    Ok(done.rows_affected())
+}
+
+fn blip(db: ClusterDb) -> Result<(), String> {
+    with_cleanup(&db, async || {
+        let (a, mut a_events, b, mut b_events) = pair(&db).await?;
+        // Tolerated: an outage shorter than ttl - margin - interval (600 - 150 - 200 ms),
+        // wherever it falls between two renewals (docs/ha.md, "Timing").
+        a.inject_db_outage(true);
+        tokio::time::sleep(HEARTBEAT * 3 / 4).await;
+        a.inject_db_outage(false);
+        tokio::time::sleep(HEARTBEAT * 5).await;
+        while let Ok(event) = a_events.try_recv() {
+            ensure!(
+                !matches!(event, ClusterEvent::Fenced { .. }),
+                "A fenced: {event:?}"
             );
-            b.shutdown().await;
-            Ok(())
         }
-        .await;
-        db.cleanup().await;
-        result
+        while let Ok(event) = b_events.try_recv() {
+            ensure!(active_epoch(&event).is_none(), "B took over: {event:?}");
+        }
+        ensure!(
+            a.holds_lease(1) && a.is_leader(1).await.ctx("is_leader")?,
+            "A still leads"
+        );
+        a.shutdown().await;
+        b.shutdown().await;
+        Ok(())
     })
 }

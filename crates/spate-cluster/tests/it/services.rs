@@ -117,7 +117,7 @@ impl ClusterDb {
         }
         let Ok(pool) = self.pool() else { return };
         let dialect = self.target.backend.dialect();
-        for table in ["NODE", "LEASE"] {
+        for table in ["NODE", "LEASE", "WRITES"] {
             let sql = format!(
                 "DROP TABLE IF EXISTS {}",
                 dialect.identifier(&format!("{}{table}", self.prefix))

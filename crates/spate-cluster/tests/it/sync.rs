@@ -211,7 +211,7 @@ fn restart() -> Result<(), String> {
         all_acked(first).await?;
         // Crash of the passive's server: no goodbye. The queue object survives in `replica`
         // (a restart of the listener); a second case below uses a fresh replica (a new process).
-        rx.kill();
+        rx.kill().await;
         let mut second = Vec::new();
         for seq in 101..=300 {
             second.push(tx.send(event("A", seq)).await.ctx("send")?);
@@ -229,7 +229,7 @@ fn restart() -> Result<(), String> {
             replica.stats()
         );
         // Now a new passive process: an empty replica gets exactly what is unacknowledged.
-        rx.kill();
+        rx.kill().await;
         let mut third = Vec::new();
         for seq in 301..=400 {
             third.push(tx.send(event("A", seq)).await.ctx("send")?);
@@ -424,14 +424,13 @@ fn version_mismatch() -> Result<(), String> {
                 && message.contains("same Spate version"),
             "{message}"
         );
-        ensure!(
+        until("the refusal to be recorded", || {
             replica
                 .stats()
                 .last_error
-                .is_some_and(|e| e.contains("version 99")),
-            "{:?}",
-            replica.stats()
-        );
+                .is_some_and(|e| e.contains("version 99"))
+        })
+        .await?;
         rx.shutdown().await;
         Ok(())
     })
