@@ -128,6 +128,7 @@ impl Replica {
                 );
             }
             s.apps.clear();
+            s.stats.queued = 0;
             s.epoch = epoch;
             s.stats.epoch = epoch;
         }
@@ -216,7 +217,7 @@ impl Replica {
         tracing::debug!(app = %control.app, revision = %control.revision,
             covered = control.covered_seq, trimmed, "Event-sync queue trimmed.");
         q.control = Some(control);
-        s.stats.queued -= trimmed;
+        s.stats.queued = s.stats.queued.saturating_sub(trimmed);
         s.stats.controls += 1;
         true
     }

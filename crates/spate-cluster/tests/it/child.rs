@@ -1,4 +1,4 @@
-//! The two-process test: two coordinators in two OS processes sharing one SQLite file, the
+//! The two-process tests: two coordinators in two OS processes sharing one cluster database, the
 //! second-process one being this test binary run again with [`CHILD_ENV`] set. The child
 //! reports on stdout (`ACTIVE <epoch> <unix ms>`, `PASSIVE ...`, `FENCED ...`) and obeys stdin
 //! (`outage on`, `outage off`); the parent kills it with SIGKILL.
@@ -9,15 +9,18 @@ use std::sync::mpsc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use spate_cluster::coord::{ClusterEvent, Coordinator};
-use spate_store::Datasource;
 
 use crate::coord::config;
 use crate::ensure;
-use crate::services::ClusterDb;
+use crate::services::{Backend, ClusterDb};
 use crate::support::{Context, runtime};
 
-/// Set in the child's environment: the SQLite file. Also `SPATE_CLUSTER_PREFIX`, `..._NODE`.
+/// Set in the child's environment: the backend. Also `SPATE_CLUSTER_TEST` (the test's name,
+/// giving its table prefix or SQLite file) and `SPATE_CLUSTER_NODE`.
 pub const CHILD_ENV: &str = "SPATE_CLUSTER_CHILD";
+
+/// The child's heartbeat interval in ms (default: the tests' 200 ms).
+const HEARTBEAT_ENV: &str = "SPATE_CLUSTER_HEARTBEAT_MS";
 
 fn unix_ms() -> u128 {
     SystemTime::now()
@@ -38,17 +41,17 @@ pub fn run() -> i32 {
 
 fn child_main() -> Result<(), String> {
     let var = |name: &str| std::env::var(name).map_err(|_| format!("{name} is not set"));
-    let file = var(CHILD_ENV)?;
-    let prefix = var("SPATE_CLUSTER_PREFIX")?;
+    let backend = Backend::from_name(&var(CHILD_ENV)?).ok_or("unknown backend")?;
+    let db = ClusterDb::named(backend, &var("SPATE_CLUSTER_TEST")?)?;
     let node = var("SPATE_CLUSTER_NODE")?;
-    let target = Datasource::new("CLUSTER_DB", format!("jdbc:sqlite:{file}"))
-        .target(&std::env::temp_dir())
-        .ctx("datasource")?;
-    let db = ClusterDb {
-        target,
-        prefix,
-        sqlite_file: None,
-    };
+    let mut config = config(&db, &node);
+    if let Some(ms) = std::env::var(HEARTBEAT_ENV)
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        config.heartbeat_interval = Duration::from_millis(ms);
+        config.event_polling_interval = Duration::from_millis(ms);
+    }
     let (commands_tx, mut commands) = tokio::sync::mpsc::unbounded_channel::<String>();
     std::thread::spawn(move || {
         for line in std::io::stdin().lines() {
@@ -59,7 +62,7 @@ fn child_main() -> Result<(), String> {
         }
     });
     runtime()?.block_on(async {
-        let coordinator = Coordinator::connect(&db.target, config(&db, &node))
+        let coordinator = Coordinator::connect(&db.target, config)
             .await
             .ctx("start")?;
         let mut events = coordinator
@@ -97,15 +100,16 @@ struct Node {
 
 impl Node {
     fn spawn(db: &ClusterDb, node: &str) -> Result<Node, String> {
+        Node::spawn_with(db, node, crate::coord::HEARTBEAT)
+    }
+
+    fn spawn_with(db: &ClusterDb, node: &str, heartbeat: Duration) -> Result<Node, String> {
         let exe = std::env::current_exe().ctx("current exe")?;
-        let file = db
-            .sqlite_file
-            .as_ref()
-            .ok_or_else(|| "two-process test needs SQLite".to_string())?;
         let mut child = Command::new(exe)
-            .env(CHILD_ENV, file)
-            .env("SPATE_CLUSTER_PREFIX", &db.prefix)
+            .env(CHILD_ENV, db.backend.name())
+            .env("SPATE_CLUSTER_TEST", &db.name)
             .env("SPATE_CLUSTER_NODE", node)
+            .env(HEARTBEAT_ENV, heartbeat.as_millis().to_string())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -166,7 +170,7 @@ impl Drop for Node {
     }
 }
 
-/// Two processes on one SQLite file: A active (1), B passive; A loses the DB → A fenced before
+/// Two processes on one cluster database: A active (1), B passive; A loses the DB → A fenced before
 /// B takes epoch 2; A rejoins passive; `kill -9` of B → A takes epoch 3.
 pub fn two_processes(db: ClusterDb) -> Result<(), String> {
     let result = (|| {
@@ -199,6 +203,59 @@ pub fn two_processes(db: ClusterDb) -> Result<(), String> {
         eprintln!(
             "two processes: kill -9 of the active → takeover after {} ms",
             active_at - killed
+        );
+        Ok(())
+    })();
+    if let Ok(rt) = runtime() {
+        rt.block_on(db.cleanup());
+    }
+    result
+}
+
+/// The failover benchmark (run with `--ignored`): heartbeat 250 ms × 3 (override with
+/// `SPATE_CLUSTER_HEARTBEAT_MS`), `SPATE_CLUSTER_BENCH_RUNS` (10) alternating `kill -9`s of the
+/// active process, each killed node restarted as passive. Prints the time from the kill to the
+/// other process holding the lease: min, p50, p99 (max). Asserts epochs, not durations.
+pub fn failover_benchmark(db: ClusterDb) -> Result<(), String> {
+    let heartbeat = Duration::from_millis(
+        std::env::var(HEARTBEAT_ENV)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(250),
+    );
+    let runs: usize = std::env::var("SPATE_CLUSTER_BENCH_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10);
+    let result = (|| {
+        let mut active = Node::spawn_with(&db, "bench-a", heartbeat)?;
+        ensure!(active.expect("ACTIVE")?.0 == 1, "first active at epoch 1");
+        let mut passive = Node::spawn_with(&db, "bench-b", heartbeat)?;
+        passive.expect("PASSIVE")?;
+        let (mut ids, mut epoch, mut times) = (("bench-a", "bench-b"), 1, Vec::new());
+        for run in 0..runs {
+            // Kill at varying points of the renewal cycle.
+            let offset = (run as u64 * 7919) % u64::try_from(heartbeat.as_millis()).unwrap_or(1);
+            std::thread::sleep(heartbeat * 2 + Duration::from_millis(offset));
+            let killed_at = active.kill_9()?;
+            let (new_epoch, active_at) = passive.expect("ACTIVE")?;
+            ensure!(new_epoch == epoch + 1, "epoch {new_epoch} after {epoch}");
+            epoch = new_epoch;
+            times.push(active_at.saturating_sub(killed_at));
+            let restarted = Node::spawn_with(&db, ids.0, heartbeat)?;
+            restarted.expect("PASSIVE")?;
+            active = std::mem::replace(&mut passive, restarted);
+            ids = (ids.1, ids.0);
+        }
+        times.sort_unstable();
+        let pick = |q: f64| times[((times.len() - 1) as f64 * q).round() as usize];
+        eprintln!(
+            "failover benchmark ({runs} kill -9 drills, heartbeat {heartbeat:?} x 3, {}, two \
+             processes): kill -> new active: min {} ms, p50 {} ms, p99 {} ms; all: {times:?}",
+            db.backend.name(),
+            pick(0.0),
+            pick(0.5),
+            pick(0.99)
         );
         Ok(())
     })();

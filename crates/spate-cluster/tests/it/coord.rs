@@ -29,14 +29,18 @@ pub fn trials() -> Vec<Trial> {
     let mut trials = Vec::new();
     for (name, case) in cases {
         for backend in services::ALL {
-            if name.starts_with("two_processes") && backend != Backend::Sqlite {
-                continue;
-            }
             trials.push(Trial::ignorable_test(
                 format!("coord::{name}::{}", backend.name()),
                 move || run(backend, case),
             ));
         }
+    }
+    for backend in services::ALL {
+        let name = format!("coord::failover_benchmark::{}", backend.name());
+        trials.push(
+            Trial::ignorable_test(name, move || run(backend, crate::child::failover_benchmark))
+                .with_ignored_flag(true),
+        );
     }
     trials
 }

@@ -33,6 +33,10 @@ impl Backend {
         }
     }
 
+    pub fn from_name(name: &str) -> Option<Backend> {
+        ALL.into_iter().find(|b| b.name() == name)
+    }
+
     fn jdbc_url(self) -> Option<String> {
         match self {
             Backend::Sqlite => None,
@@ -73,13 +77,20 @@ impl Backend {
 pub struct ClusterDb {
     pub target: ConnectTarget,
     pub prefix: String,
+    pub name: String,
+    pub backend: Backend,
     pub sqlite_file: Option<PathBuf>,
 }
 
 impl ClusterDb {
     pub fn new(backend: Backend) -> Result<ClusterDb, String> {
         let name = unique_name();
-        let (datasource, sqlite_file) = match backend.jdbc_url() {
+        ClusterDb::named(backend, &name)
+    }
+
+    /// The database of the test called `name` (a child process opens its parent's this way).
+    pub fn named(backend: Backend, name: &str) -> Result<ClusterDb, String> {
+        let (mut datasource, sqlite_file) = match backend.jdbc_url() {
             Some(url) => {
                 let mut ds = Datasource::new("CLUSTER_DB", url);
                 ds.username = backend.user();
@@ -93,12 +104,13 @@ impl ClusterDb {
                 )
             }
         };
-        let mut datasource = datasource;
         datasource.pool.max_size = Some(3);
         datasource.pool.connection_timeout = Some(Duration::from_secs(2));
         Ok(ClusterDb {
             target: datasource.target(&std::env::temp_dir()).ctx("datasource")?,
             prefix: format!("{}_", name.to_uppercase()),
+            name: name.to_string(),
+            backend,
             sqlite_file,
         })
     }
