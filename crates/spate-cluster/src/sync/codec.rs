@@ -114,22 +114,7 @@ pub fn encode_body(frame: &Frame) -> Bytes {
             b.put_u16(code.to_wire());
             put_str(&mut b, message);
         }
-        Frame::Entry(e) => {
-            b.put_u8(match e.kind {
-                EntryKind::Event { .. } => kind::EVENT,
-                EntryKind::Tick => kind::TICK,
-            });
-            put_str(&mut b, &e.app);
-            b.put_u64(e.seq);
-            b.put_i64(e.timestamp);
-            if let EntryKind::Event { stream, values } = &e.kind {
-                put_str(&mut b, stream);
-                put_len(&mut b, values.len());
-                for v in values {
-                    put_value(&mut b, v);
-                }
-            }
-        }
+        Frame::Entry(e) => return encode_entry(e),
         Frame::Ack { app, seq } => {
             b.put_u8(kind::ACK);
             put_str(&mut b, app);
@@ -154,6 +139,28 @@ pub fn encode_body(frame: &Frame) -> Bytes {
         Frame::Pong(n) => {
             b.put_u8(kind::PONG);
             b.put_u64(*n);
+        }
+    }
+    let crc = crc32fast::hash(&b);
+    b.put_u32(crc);
+    b.freeze()
+}
+
+/// The body of an entry frame, from a borrowed entry (the sender's hot path).
+pub fn encode_entry(e: &Entry) -> Bytes {
+    let mut b = BytesMut::with_capacity(64);
+    b.put_u8(match e.kind {
+        EntryKind::Event { .. } => kind::EVENT,
+        EntryKind::Tick => kind::TICK,
+    });
+    put_str(&mut b, &e.app);
+    b.put_u64(e.seq);
+    b.put_i64(e.timestamp);
+    if let EntryKind::Event { stream, values } = &e.kind {
+        put_str(&mut b, stream);
+        put_len(&mut b, values.len());
+        for v in values {
+            put_value(&mut b, v);
         }
     }
     let crc = crc32fast::hash(&b);

@@ -21,7 +21,7 @@ use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio_util::codec::{FramedRead, FramedWrite};
 
-use super::codec::{DEFAULT_MAX_FRAME_LEN, FrameCodec, encode_body};
+use super::codec::{DEFAULT_MAX_FRAME_LEN, FrameCodec, encode_body, encode_entry};
 use super::frame::{Control, Entry, Frame, Hello, PROTOCOL_VERSION, Watermark};
 use crate::error::{ClusterError, RefusalCode, Result};
 
@@ -264,7 +264,7 @@ impl SyncSender {
     }
 
     fn enqueue(&self, entry: Entry, permit: OwnedSemaphorePermit) -> Result<AckFuture> {
-        let body = encode_body(&Frame::Entry(entry.clone()));
+        let body = encode_entry(&entry);
         if body.len() > self.shared.config.max_frame_len {
             return Err(ClusterError::Malformed(format!(
                 "an entry of app `{}` encodes to {} bytes, over the frame limit of {}",

@@ -474,7 +474,9 @@ fn throughput() -> Result<(), String> {
             .ok()
             .and_then(|n| n.parse().ok())
             .unwrap_or(100_000);
-        let replica = Arc::new(Replica::new(usize::try_from(total).unwrap_or(usize::MAX)));
+        let replica = Arc::new(Replica::new(
+            usize::try_from(total + 1_000).unwrap_or(usize::MAX),
+        ));
         let rx = receiver("127.0.0.1:0", replica.clone()).await?;
         let tx = SyncSender::start(sender_config(1, 4096), Some(rx.local_addr().to_string()));
         let start = Instant::now();
@@ -490,6 +492,19 @@ fn throughput() -> Result<(), String> {
         eprintln!(
             "sync throughput: {total} events acked in {elapsed:?} = {:.0} events/s",
             total as f64 / elapsed.as_secs_f64()
+        );
+        // What a source in `ack` mode adds per event when it sends one at a time.
+        let mut latencies = Vec::new();
+        for seq in total + 1..=total + 1_000 {
+            let sent = Instant::now();
+            all_acked(vec![tx.send(event("A", seq)).await.ctx("send")?]).await?;
+            latencies.push(sent.elapsed());
+        }
+        latencies.sort_unstable();
+        eprintln!(
+            "sync ack round trip, one entry at a time: p50 {:?}, p99 {:?}",
+            latencies[latencies.len() / 2],
+            latencies[latencies.len() * 99 / 100]
         );
         tx.shutdown();
         rx.shutdown().await;
