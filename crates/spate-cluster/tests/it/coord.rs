@@ -8,6 +8,7 @@ use spate_cluster::coord::{ClusterEvent, CoordConfig, Coordinator, Role};
 use tokio::sync::mpsc::UnboundedReceiver;
 
 use crate::ensure;
+use crate::proxy::PartitionProxy;
 use crate::services::{self, Backend, ClusterDb};
 use crate::support::{Context, runtime};
 
@@ -16,7 +17,11 @@ pub const HEARTBEAT: Duration = Duration::from_millis(200);
 pub const MAX_RETRY: u32 = 3;
 
 pub fn trials() -> Vec<Trial> {
-    let cases: [(&str, CaseFn); 5] = [
+    let cases: [(&str, CaseFn); 6] = [
+        (
+            "network_partition_fences_the_active_before_takeover",
+            partition,
+        ),
         ("db_blip_inside_the_fence_window_changes_nothing", blip),
         (
             "first_active_then_passive_and_fenced_before_takeover",
@@ -29,6 +34,9 @@ pub fn trials() -> Vec<Trial> {
     let mut trials = Vec::new();
     for (name, case) in cases {
         for backend in services::ALL {
+            if name.starts_with("network_partition") && backend == Backend::Sqlite {
+                continue; // a file has no network to cut
+            }
             trials.push(Trial::ignorable_test(
                 format!("coord::{name}::{}", backend.name()),
                 move || run(backend, case),
@@ -118,19 +126,25 @@ fn active_epoch(e: &ClusterEvent) -> Option<u64> {
 
 const LONG: Duration = Duration::from_secs(10);
 
+/// Two coordinators with their event streams: A (active) and B (passive).
+type Pair = (
+    Coordinator,
+    UnboundedReceiver<ClusterEvent>,
+    Coordinator,
+    UnboundedReceiver<ClusterEvent>,
+);
+
 /// Starts A (active, epoch 1) and B (passive); returns both with their event streams.
-async fn pair(
-    db: &ClusterDb,
-) -> Result<
-    (
-        Coordinator,
-        UnboundedReceiver<ClusterEvent>,
-        Coordinator,
-        UnboundedReceiver<ClusterEvent>,
-    ),
-    String,
-> {
-    let a = start(db, "node-a").await?;
+async fn pair(db: &ClusterDb) -> Result<Pair, String> {
+    pair_with(db, db.pool()?).await
+}
+
+/// [`pair`] with A's connections from `a_pool` (e.g. through a fault proxy).
+async fn pair_with(db: &ClusterDb, a_pool: sqlx::AnyPool) -> Result<Pair, String> {
+    let dialect = db.target.backend.dialect();
+    let a = Coordinator::start(a_pool, dialect, config(db, "node-a"))
+        .await
+        .ctx("start node-a")?;
     let mut a_events = events(&a)?;
     let first = wait_for(&mut a_events, LONG, "A active", |e| {
         active_epoch(e).is_some()
@@ -172,37 +186,13 @@ fn fenced_before_takeover(db: ClusterDb) -> Result<(), String> {
         ensure!(!b.is_leader(1).await.ctx("is_leader")?, "B does not lead");
         let cut = Instant::now();
         a.inject_db_outage(true);
-        let fenced = wait_for(&mut a_events, LONG, "A fenced", |e| {
-            matches!(e, ClusterEvent::Fenced { .. })
-        })
-        .await?;
-        let taken = wait_for(&mut b_events, LONG, "B active", |e| {
-            active_epoch(e).is_some()
-        })
-        .await?;
-        let (
-            ClusterEvent::Fenced {
-                at: fenced_at,
-                epoch: 1,
-                ..
-            },
-            ClusterEvent::BecameActive {
-                at: active_at,
-                epoch,
-                ..
-            },
-        ) = (&fenced, &taken)
-        else {
-            return Err(format!("unexpected events {fenced:?} / {taken:?}"));
-        };
-        ensure!(*epoch == 2, "the new term has epoch 2, got {epoch}");
-        ensure!(fenced_at < active_at, "A must stop before B starts");
+        let (fenced_at, active_at) = fenced_then_taken(&mut a_events, &mut b_events).await?;
         eprintln!(
             "{}: DB cut from A → A fenced after {:?}, B active after {:?} (gap {:?})",
             db.target.backend.dialect().name(),
-            *fenced_at - cut,
-            *active_at - cut,
-            *active_at - *fenced_at
+            fenced_at - cut,
+            active_at - cut,
+            active_at - fenced_at
         );
         ensure!(!a.holds_lease(1), "A's local check turned false");
         a.inject_db_outage(false);
@@ -335,4 +325,71 @@ fn blip(db: ClusterDb) -> Result<(), String> {
         b.shutdown().await;
         Ok(())
     })
+}
+
+/// Waits for A's `Fenced` (epoch 1) and B's `BecameActive` (epoch 2); checks that A stopped
+/// first and returns both instants.
+async fn fenced_then_taken(
+    a_events: &mut UnboundedReceiver<ClusterEvent>,
+    b_events: &mut UnboundedReceiver<ClusterEvent>,
+) -> Result<(Instant, Instant), String> {
+    let fenced = wait_for(a_events, LONG, "A fenced", |e| {
+        matches!(e, ClusterEvent::Fenced { .. })
+    })
+    .await?;
+    let taken = wait_for(b_events, LONG, "B active", |e| active_epoch(e).is_some()).await?;
+    let (
+        ClusterEvent::Fenced {
+            at: fenced_at,
+            epoch: 1,
+            ..
+        },
+        ClusterEvent::BecameActive {
+            at: active_at,
+            epoch: 2,
+            ..
+        },
+    ) = (&fenced, &taken)
+    else {
+        return Err(format!(
+            "expected epoch 1 fenced, then epoch 2 active: {fenced:?} / {taken:?}"
+        ));
+    };
+    ensure!(fenced_at < active_at, "A must stop before B starts");
+    Ok((*fenced_at, *active_at))
+}
+
+/// A real partition: A reaches the database through a proxy that goes silent. A's renewals hang;
+/// it fences itself at its deadline, before B can take the lease; after healing, A is passive.
+fn partition(db: ClusterDb) -> Result<(), String> {
+    with_cleanup(&db, async || {
+        let upstream = db.upstream().ok_or("no server")?;
+        let proxy = PartitionProxy::start(upstream).await?;
+        let a_pool = db.target_via(proxy.port)?.connect_lazy().ctx("pool")?;
+        let (a, mut a_events, b, mut b_events) = pair_with(&db, a_pool).await?;
+        let cut = Instant::now();
+        proxy.partition();
+        let (fenced_at, active_at) = fenced_then_taken(&mut a_events, &mut b_events).await?;
+        eprintln!(
+            "{}: partition between A and the DB → A fenced after {:?}, B active after {:?}",
+            dialect_name(&db),
+            fenced_at - cut,
+            active_at - cut
+        );
+        proxy.heal();
+        tokio::time::sleep(HEARTBEAT * 8).await;
+        ensure!(
+            a.role().borrow().role == Role::Passive,
+            "A rejoins as passive"
+        );
+        ensure!(!a.is_leader(1).await.ctx("is_leader")?, "epoch 1 is over");
+        ensure!(b.is_leader(2).await.ctx("is_leader")?, "B leads");
+        a.shutdown().await;
+        b.shutdown().await;
+        Ok(())
+    })
+}
+
+fn dialect_name(db: &ClusterDb) -> &'static str {
+    db.target.backend.dialect().name()
 }

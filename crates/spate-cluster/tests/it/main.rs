@@ -11,6 +11,7 @@
 
 mod child;
 mod coord;
+mod proxy;
 mod services;
 mod support;
 mod sync;

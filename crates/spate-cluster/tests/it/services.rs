@@ -76,6 +76,7 @@ impl Backend {
 /// processes would), and a unique table prefix.
 pub struct ClusterDb {
     pub target: ConnectTarget,
+    datasource: Datasource,
     pub prefix: String,
     pub name: String,
     pub backend: Backend,
@@ -108,11 +109,31 @@ impl ClusterDb {
         datasource.pool.connection_timeout = Some(Duration::from_secs(2));
         Ok(ClusterDb {
             target: datasource.target(&std::env::temp_dir()).ctx("datasource")?,
+            datasource,
             prefix: format!("{}_", name.to_uppercase()),
             name: name.to_string(),
             backend,
             sqlite_file,
         })
+    }
+
+    /// The database server's `host:port` (none for SQLite).
+    pub fn upstream(&self) -> Option<String> {
+        let url = &self.datasource.jdbc_url;
+        let start = url.find("//")? + 2;
+        let end = url[start..].find('/').map_or(url.len(), |i| start + i);
+        Some(url[start..end].to_string())
+    }
+
+    /// The same database reached through a proxy on `127.0.0.1:port`.
+    pub fn target_via(&self, port: u16) -> Result<ConnectTarget, String> {
+        let upstream = self.upstream().ok_or("no server to proxy")?;
+        let mut datasource = self.datasource.clone();
+        datasource.jdbc_url =
+            datasource
+                .jdbc_url
+                .replacen(&upstream, &format!("127.0.0.1:{port}"), 1);
+        datasource.target(&std::env::temp_dir()).ctx("datasource")
     }
 
     pub fn pool(&self) -> Result<AnyPool, String> {
