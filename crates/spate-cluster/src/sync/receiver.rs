@@ -20,6 +20,9 @@ use super::frame::{Frame, Hello, PROTOCOL_VERSION};
 use super::replica::{PushOutcome, Replica};
 use crate::error::{ClusterError, RefusalCode, Result};
 
+/// Acknowledge at least this often (in frames) under a continuous stream.
+const ACK_EVERY: usize = 256;
+
 /// The receiver's settings.
 #[derive(Debug, Clone)]
 pub struct ReceiverConfig {
@@ -203,6 +206,7 @@ async fn serve(
         })
         .await?;
     let mut acks: BTreeMap<String, u64> = BTreeMap::new();
+    let mut unacked = 0usize;
     loop {
         let frame = tokio::select! {
             frame = read(&mut framed, config.idle_timeout) => frame,
@@ -255,10 +259,13 @@ async fn serve(
                 "superseded by a newer connection or epoch, or this node became active".to_string();
             return refuse(&mut framed, RefusalCode::Closing, message).await;
         }
-        // Acknowledge once everything already received has been queued: one ack per app per
-        // burst of frames rather than per entry.
-        if framed.read_buffer().is_empty() {
+        // Acknowledge once everything already received has been queued (one ack per app per
+        // burst of frames rather than per entry), and at least every ACK_EVERY entries so a
+        // sender that never pauses still gets its window back steadily.
+        unacked += 1;
+        if framed.read_buffer().is_empty() || unacked >= ACK_EVERY {
             flush_acks(&mut framed, &mut acks).await?;
+            unacked = 0;
         }
     }
 }
