@@ -17,7 +17,11 @@ pub const HEARTBEAT: Duration = Duration::from_millis(200);
 pub const MAX_RETRY: u32 = 3;
 
 pub fn trials() -> Vec<Trial> {
-    let cases: [(&str, CaseFn); 6] = [
+    let cases: [(&str, CaseFn); 7] = [
+        (
+            "active_restarted_within_the_lease_does_not_resume_it",
+            quick_restart,
+        ),
         (
             "network_partition_fences_the_active_before_takeover",
             partition,
@@ -392,4 +396,50 @@ fn partition(db: ClusterDb) -> Result<(), String> {
 
 fn dialect_name(db: &ClusterDb) -> &'static str {
     db.target.backend.dialect().name()
+}
+
+/// SI resumed a restarted active inside the heartbeat window; here the new incarnation has no
+/// state, so it starts passive, the lease changes hands with a new epoch, and the peer sees the
+/// restart as removed + added.
+fn quick_restart(db: ClusterDb) -> Result<(), String> {
+    with_cleanup(&db, async || {
+        let (a, _a_events, b, mut b_events) = pair(&db).await?;
+        drop(a);
+        let a = start(&db, "node-a").await?;
+        let mut a_events = events(&a)?;
+        let first = wait_for(&mut a_events, LONG, "A's role", |e| {
+            matches!(e, ClusterEvent::BecamePassive { .. }) || active_epoch(e).is_some()
+        })
+        .await?;
+        ensure!(
+            matches!(first, ClusterEvent::BecamePassive { epoch: 1, .. }),
+            "the restarted node must not resume epoch 1: {first:?}"
+        );
+        let (mut removed, mut added) = (false, false);
+        while !(removed && added) {
+            match wait_for(&mut b_events, LONG, "A's restart seen by B", |e| {
+                matches!(e, ClusterEvent::MemberRemoved(n) | ClusterEvent::MemberAdded(n) if n.node_id == "node-a")
+            })
+            .await?
+            {
+                ClusterEvent::MemberRemoved(_) => removed = true,
+                _ => added = removed,
+            }
+        }
+        // The lease expires and someone takes epoch 2 (B normally, waking at the expiry).
+        let until = Instant::now() + LONG;
+        loop {
+            let (ra, rb) = (a.role().borrow().clone(), b.role().borrow().clone());
+            if ra.role == Role::Active || rb.role == Role::Active {
+                let leader = if ra.role == Role::Active { ra } else { rb };
+                ensure!(leader.epoch == 2, "new term, new epoch: {leader:?}");
+                break;
+            }
+            ensure!(Instant::now() < until, "nobody took the lease");
+            tokio::time::sleep(HEARTBEAT / 4).await;
+        }
+        a.shutdown().await;
+        b.shutdown().await;
+        Ok(())
+    })
 }

@@ -27,7 +27,8 @@ const WAIT: Duration = Duration::from_secs(10);
 type Case = fn() -> Result<(), String>;
 
 pub fn trials() -> Vec<Trial> {
-    let cases: [(&str, Case); 8] = [
+    let cases: [(&str, Case); 9] = [
+        ("a_sealed_replica_takes_nothing_more", sealed),
         ("entries_are_acked_in_order", acks),
         ("a_full_window_blocks_until_the_passive_acks", backpressure),
         (
@@ -505,6 +506,39 @@ fn throughput() -> Result<(), String> {
             "sync ack round trip, one entry at a time: p50 {:?}, p99 {:?}",
             latencies[latencies.len() / 2],
             latencies[latencies.len() * 99 / 100]
+        );
+        tx.shutdown();
+        rx.shutdown().await;
+        Ok(())
+    })
+}
+
+/// After failover the new active seals its replica: the old active's live connection is closed
+/// at its next frame, reconnects are refused, and the queue handed over stays as it was.
+fn sealed() -> Result<(), String> {
+    runtime()?.block_on(async {
+        let replica = Arc::new(Replica::new(100));
+        let rx = receiver("127.0.0.1:0", replica.clone()).await?;
+        let tx = SyncSender::start(sender_config(1, 8), Some(rx.local_addr().to_string()));
+        all_acked(vec![tx.send(event("A", 1)).await.ctx("send")?]).await?;
+        replica.seal(2);
+        let replay = replica.take_replay();
+        ensure!(
+            replay.len() == 1 && replay[0].entries.len() == 1,
+            "{replay:?}"
+        );
+        let late = tx.send(event("A", 2)).await.ctx("send")?;
+        until("the old active to be refused", || {
+            tx.stats()
+                .last_error
+                .is_some_and(|e| e.contains("became the active node"))
+        })
+        .await?;
+        ensure!(replica.depth("A") == 0, "nothing taken after the seal");
+        tx.set_peer(None);
+        ensure!(
+            late.await.ctx("released")? == Delivery::Unreplicated,
+            "released"
         );
         tx.shutdown();
         rx.shutdown().await;
