@@ -77,7 +77,12 @@ pub(super) async fn run(
         cooldown_until: None,
     };
     let mut first = true;
-    let mut outage = Outage::default();
+    let mut out = Announce {
+        s,
+        role: &role,
+        events: &events,
+        db_down: false,
+    };
     let mut next = Instant::now();
     loop {
         let wake = match &term {
@@ -96,13 +101,7 @@ pub(super) async fn run(
         match term {
             Term::Active { epoch, deadline } => {
                 if now >= deadline {
-                    term = fence(
-                        s,
-                        &role,
-                        &events,
-                        epoch,
-                        "the lease could not be renewed in time",
-                    );
+                    term = out.fence(epoch, "the lease could not be renewed in time");
                     continue;
                 }
                 let sent = Instant::now();
@@ -113,32 +112,23 @@ pub(super) async fn run(
                 .await
                 {
                     Ok(Ok(true)) => {
-                        outage.restored(&events);
+                        out.restored();
                         let deadline = timing.deadline(sent);
                         term = Term::Active { epoch, deadline };
                         role.send_modify(|r| r.deadline = Some(deadline));
                     }
                     Ok(Ok(false)) => {
-                        term = fence(
-                            s,
-                            &role,
-                            &events,
-                            epoch,
-                            "the lease was lost (expired or taken)",
-                        );
+                        term = out.fence(epoch, "the lease was lost (expired or taken)");
                         continue;
                     }
                     Ok(Err(e)) => {
-                        outage.failed(&events, &e);
+                        out.failed(&e);
                         // Retry sooner than a full interval: the deadline is approaching.
                         next = Instant::now() + timing.renew_every / 4;
                         continue;
                     }
                     Err(_) => {
-                        term = fence(
-                            s,
-                            &role,
-                            &events,
+                        term = out.fence(
                             epoch,
                             "the lease renewal did not answer before the deadline",
                         );
@@ -148,27 +138,27 @@ pub(super) async fn run(
                 // The node row matters less than the lease: never let it delay the deadline.
                 let beat = db.heartbeat(&s.group, &s.node, &s.props_json);
                 if let Ok(Err(e)) = timeout_at(deadline.into(), beat).await {
-                    outage.failed(&events, &e);
+                    out.failed(&e);
                 }
             }
             Term::Passive { cooldown_until } => {
                 if let Err(e) = db.heartbeat(&s.group, &s.node, &s.props_json).await {
-                    outage.failed(&events, &e);
+                    out.failed(&e);
                     continue;
                 }
                 let lease = match db.lease(&s.group).await {
                     Ok(lease) => lease,
                     Err(e) => {
-                        outage.failed(&events, &e);
+                        out.failed(&e);
                         continue;
                     }
                 };
-                outage.restored(&events);
+                out.restored();
                 let cooling = cooldown_until.is_some_and(|until| now < until);
                 if lease.is_live() || cooling {
                     if first {
                         first = false;
-                        announce_passive(&role, &events, &lease);
+                        out.passive(&lease);
                     }
                     if lease.is_live() {
                         // Wake just after the lease would expire, if that is before the next beat.
@@ -184,14 +174,14 @@ pub(super) async fn run(
                         let deadline = timing.deadline(sent);
                         term = Term::Active { epoch, deadline };
                         let peers = peers(&db, s).await;
-                        become_active(s, &role, &events, epoch, deadline, first, &lease, peers);
+                        out.active(epoch, deadline, first, &lease.holder, peers);
                         first = false;
                     }
                     Ok(false) => {
                         // Someone else won the race; look again right away.
                         next = Instant::now();
                     }
-                    Err(e) => outage.failed(&events, &e),
+                    Err(e) => out.failed(&e),
                 }
             }
         }
@@ -222,99 +212,96 @@ async fn peers(db: &CoordDb, s: &Settings) -> Vec<NodeInfo> {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn become_active(
-    s: &Settings,
-    role: &watch::Sender<RoleState>,
-    events: &mpsc::UnboundedSender<ClusterEvent>,
-    epoch: u64,
-    deadline: Instant,
-    first: bool,
-    previous: &LeaseRow,
-    peers: Vec<NodeInfo>,
-) {
-    if first {
-        tracing::info!(group = %s.group, node = %s.node, epoch, "HA Deployment: Starting up as Active Node");
-    } else {
-        tracing::info!(group = %s.group, node = %s.node, epoch, previous = %previous.holder,
-            "Lease taken over; this node is now the active node.");
+/// Where role changes and outages are told: the role watch, the event stream, the log.
+struct Announce<'a> {
+    s: &'a Settings,
+    role: &'a watch::Sender<RoleState>,
+    events: &'a mpsc::UnboundedSender<ClusterEvent>,
+    db_down: bool,
+}
+
+impl Announce<'_> {
+    fn send(&self, event: ClusterEvent) {
+        // Nobody listening is fine: the role watch carries the same news.
+        let _unobserved = self.events.send(event);
     }
-    if peers
-        .iter()
-        .any(|p| p.properties.event_sync_address().is_some())
-    {
-        tracing::info!(group = %s.group, node = %s.node, "Active node retrieved node details of passive node");
+
+    fn active(
+        &self,
+        epoch: u64,
+        deadline: Instant,
+        first: bool,
+        previous: &str,
+        peers: Vec<NodeInfo>,
+    ) {
+        let s = self.s;
+        if first {
+            tracing::info!(group = %s.group, node = %s.node, epoch, "HA Deployment: Starting up as Active Node");
+        } else {
+            tracing::info!(group = %s.group, node = %s.node, epoch, previous,
+                "Lease taken over; this node is now the active node.");
+        }
+        if peers
+            .iter()
+            .any(|p| p.properties.event_sync_address().is_some())
+        {
+            tracing::info!(group = %s.group, node = %s.node, "Active node retrieved node details of passive node");
+        }
+        self.role.send_modify(|r| {
+            r.role = Role::Active;
+            r.epoch = epoch;
+            r.leader = Some(s.node.clone());
+            r.deadline = Some(deadline);
+        });
+        self.send(ClusterEvent::BecameActive {
+            epoch,
+            at: Instant::now(),
+            peers,
+        });
     }
-    role.send_modify(|r| {
-        r.role = Role::Active;
-        r.epoch = epoch;
-        r.leader = Some(s.node.clone());
-        r.deadline = Some(deadline);
-    });
-    let _unobserved = events.send(ClusterEvent::BecameActive {
-        epoch,
-        at: Instant::now(),
-        peers,
-    });
-}
 
-fn announce_passive(
-    role: &watch::Sender<RoleState>,
-    events: &mpsc::UnboundedSender<ClusterEvent>,
-    lease: &LeaseRow,
-) {
-    tracing::info!(leader = %lease.holder, epoch = lease.epoch, "HA Deployment: Starting up as Passive Node");
-    let leader = lease.is_live().then(|| lease.holder.clone());
-    role.send_modify(|r| {
-        r.role = Role::Passive;
-        r.epoch = lease.epoch;
-        r.leader = leader.clone();
-    });
-    let _unobserved = events.send(ClusterEvent::BecamePassive {
-        leader,
-        epoch: lease.epoch,
-    });
-}
-
-fn fence(
-    s: &Settings,
-    role: &watch::Sender<RoleState>,
-    events: &mpsc::UnboundedSender<ClusterEvent>,
-    epoch: u64,
-    reason: &str,
-) -> Term {
-    let at = Instant::now();
-    role.send_modify(|r| {
-        r.role = Role::Passive;
-        r.leader = None;
-        r.deadline = None;
-    });
-    tracing::error!(group = %s.group, node = %s.node, epoch, reason,
-        "Fenced: this node stops acting as the active node before its lease can expire for others.");
-    let _unobserved = events.send(ClusterEvent::Fenced {
-        epoch,
-        at,
-        reason: reason.to_string(),
-    });
-    // Give the peer one lease period to take over before competing for the lease again: the
-    // fenced node has stopped its runtimes, the passive holds the events since the snapshot.
-    Term::Passive {
-        cooldown_until: Some(at + s.timing.ttl),
+    fn passive(&self, lease: &LeaseRow) {
+        tracing::info!(leader = %lease.holder, epoch = lease.epoch, "HA Deployment: Starting up as Passive Node");
+        let leader = lease.is_live().then(|| lease.holder.clone());
+        self.role.send_modify(|r| {
+            r.role = Role::Passive;
+            r.epoch = lease.epoch;
+            r.leader = leader.clone();
+        });
+        self.send(ClusterEvent::BecamePassive {
+            leader,
+            epoch: lease.epoch,
+        });
     }
-}
 
-/// Reports a database outage once when it starts and once when it ends.
-#[derive(Default)]
-struct Outage {
-    down: bool,
-}
+    fn fence(&self, epoch: u64, reason: &str) -> Term {
+        let (s, at) = (self.s, Instant::now());
+        self.role.send_modify(|r| {
+            r.role = Role::Passive;
+            r.leader = None;
+            r.deadline = None;
+        });
+        tracing::error!(group = %s.group, node = %s.node, epoch, reason,
+            "Fenced: this node stops acting as the active node before its lease can expire for others.");
+        self.send(ClusterEvent::Fenced {
+            epoch,
+            at,
+            reason: reason.to_string(),
+        });
+        // Give the peer one lease period to take over before competing for the lease again:
+        // the fenced node has stopped its runtimes, the passive holds the events since the
+        // snapshot.
+        Term::Passive {
+            cooldown_until: Some(at + s.timing.ttl),
+        }
+    }
 
-impl Outage {
-    fn failed(&mut self, events: &mpsc::UnboundedSender<ClusterEvent>, e: &ClusterError) {
-        if !self.down {
-            self.down = true;
+    /// A database call failed: reported once per outage.
+    fn failed(&mut self, e: &ClusterError) {
+        if !self.db_down {
+            self.db_down = true;
             tracing::warn!(error = %e, "Cluster database unavailable; retrying every heartbeat.");
-            let _unobserved = events.send(ClusterEvent::DbUnavailable {
+            self.send(ClusterEvent::DbUnavailable {
                 error: e.to_string(),
             });
         } else {
@@ -322,11 +309,12 @@ impl Outage {
         }
     }
 
-    fn restored(&mut self, events: &mpsc::UnboundedSender<ClusterEvent>) {
-        if self.down {
-            self.down = false;
+    /// A database call succeeded: the end of an outage, if there was one.
+    fn restored(&mut self) {
+        if self.db_down {
+            self.db_down = false;
             tracing::info!("Cluster database reachable again.");
-            let _unobserved = events.send(ClusterEvent::DbRestored);
+            self.send(ClusterEvent::DbRestored);
         }
     }
 }
