@@ -108,6 +108,32 @@ impl StoreError {
         self.retry_hint() == RetryHint::WithBackoff
     }
 
+    /// Maps a driver error of `store` to `Unavailable` (transient: connection lost, pool
+    /// timeout, what `dialect` calls transient) or `Database` (anything else).
+    pub fn from_sqlx(
+        store: String,
+        op: &'static str,
+        dialect: &dyn crate::Dialect,
+        e: sqlx::Error,
+    ) -> StoreError {
+        let transient = match &e {
+            sqlx::Error::Database(db) => dialect.is_transient(db.as_ref()),
+            sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::Protocol(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::WorkerCrashed => true,
+            _ => false,
+        };
+        let cause = Box::new(e);
+        if transient {
+            StoreError::Unavailable { store, op, cause }
+        } else {
+            StoreError::Database { store, op, cause }
+        }
+    }
+
     pub(crate) fn io(op: &'static str, path: impl Into<PathBuf>, cause: std::io::Error) -> Self {
         StoreError::Io {
             op,

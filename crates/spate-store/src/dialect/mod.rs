@@ -55,6 +55,10 @@ pub trait Dialect: Send + Sync + fmt::Debug {
     /// index if they are missing; `table` is a checked plain identifier.
     fn create_persistence_table(&self, table: &str) -> Vec<String>;
 
+    /// An SQL expression for the database server's current time in epoch milliseconds, as a
+    /// `BIGINT`. The cluster lease is measured on this clock, never on a node's own clock.
+    fn current_millis(&self) -> &'static str;
+
     /// Statements to run once per pool before first use (e.g. SQLite's journal mode).
     fn setup_statements(&self) -> Vec<String> {
         Vec::new()

@@ -28,6 +28,11 @@ impl Dialect for MySqlDialect {
         quote_with(ident, '`')
     }
 
+    fn current_millis(&self) -> &'static str {
+        // UTC arithmetic: independent of the session time zone and of daylight saving changes.
+        "(TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', UTC_TIMESTAMP(6)) DIV 1000)"
+    }
+
     fn blob_type(&self) -> &'static str {
         "LONGBLOB"
     }

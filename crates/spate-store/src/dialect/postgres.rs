@@ -29,6 +29,11 @@ impl Dialect for PostgresDialect {
         ident.to_ascii_lowercase()
     }
 
+    fn current_millis(&self) -> &'static str {
+        // `clock_timestamp()`, not `now()`: the time of the statement, not of the transaction's start.
+        "CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)"
+    }
+
     fn blob_type(&self) -> &'static str {
         "BYTEA"
     }

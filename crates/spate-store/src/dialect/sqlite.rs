@@ -26,6 +26,11 @@ impl Dialect for SqliteDialect {
         quote_with(ident, '"')
     }
 
+    fn current_millis(&self) -> &'static str {
+        // Julian days since the Unix epoch, in UTC; `now` is fixed for one statement.
+        "CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)"
+    }
+
     fn blob_type(&self) -> &'static str {
         "BLOB"
     }

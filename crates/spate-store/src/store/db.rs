@@ -127,21 +127,7 @@ impl DbStore {
 
     /// Maps a driver error to a typed store error with the right retry hint.
     fn error(&self, op: &'static str, e: sqlx::Error) -> StoreError {
-        let transient = match &e {
-            sqlx::Error::Database(db) => self.dialect.is_transient(db.as_ref()),
-            sqlx::Error::Io(_)
-            | sqlx::Error::Tls(_)
-            | sqlx::Error::Protocol(_)
-            | sqlx::Error::PoolTimedOut
-            | sqlx::Error::WorkerCrashed => true,
-            _ => false,
-        };
-        let (store, cause) = (self.name.clone(), Box::new(e));
-        if transient {
-            StoreError::Unavailable { store, op, cause }
-        } else {
-            StoreError::Database { store, op, cause }
-        }
+        StoreError::from_sqlx(self.name.clone(), op, self.dialect, e)
     }
 
     async fn revision_names(&self, app: &str) -> Result<Vec<Revision>> {
