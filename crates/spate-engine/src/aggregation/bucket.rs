@@ -1,7 +1,7 @@
 //! One bucket of running aggregates (Siddhi's `BaseIncrementalValueStore`): a row per group,
 //! each column folded as its kind says, iterated in the order of the Java `HashMap` Siddhi
 //! keeps the groups in (a fresh map per bucket: by hash bucket at the grown capacity, then
-//! by insertion).
+//! newest first).
 
 use rustc_hash::FxHashMap;
 
@@ -241,14 +241,16 @@ pub(crate) fn group_key(
     plan.external || !plan.group_cols.is_empty()
 }
 
-/// The iteration order of a fresh Java `HashMap` filled with keys of these hash codes in
-/// this order (tree bins aside).
+/// The iteration order of a fresh Java `HashMap` filled by `computeIfAbsent` (as Siddhi's
+/// state holders fill theirs) with keys of these hash codes in this order: by bucket at the
+/// grown capacity, and within a bucket newest first, since `computeIfAbsent` links a new
+/// key at the head of its bin (tree bins aside).
 pub(crate) fn hash_map_order(hashes: &[i32]) -> Vec<usize> {
     let mut capacity = 16u32;
     while hashes.len() as u64 > capacity as u64 * 3 / 4 {
         capacity *= 2;
     }
     let mut order: Vec<usize> = (0..hashes.len()).collect();
-    order.sort_by_key(|&i| (java_hash::bucket(hashes[i], capacity), i));
+    order.sort_by_key(|&i| (java_hash::bucket(hashes[i], capacity), std::cmp::Reverse(i)));
     order
 }
