@@ -234,6 +234,8 @@ pub(crate) fn group_key(
     for &c in &plan.group_cols {
         match &row[c] {
             Value::Str(s) => buf.push_str(s),
+            Value::Int(i) => write!(buf, "{i}").expect("writing to a String cannot fail"),
+            Value::Long(l) => write!(buf, "{l}").expect("writing to a String cannot fail"),
             v => buf.push_str(&v.to_java_string()),
         }
         buf.push_str(KEY_DELIMITER);

@@ -142,3 +142,57 @@ impl AggregationRuntime {
         rolled.rows(|last| if has_last { last } else { oldest })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use crate::plan;
+    use crate::runtime::{AppRuntime, NullSink};
+    use crate::value::Value;
+
+    const APP: &str = "
+        define stream S (k string, v int);
+        @purge(enable='false')
+        define aggregation A from S select k, sum(v) as total, count() as n
+        group by k aggregate every sec ... min;";
+
+    fn runtime() -> AppRuntime {
+        let plan = Arc::new(plan::compile_text(APP).expect("valid app"));
+        let mut rt = AppRuntime::new(plan.clone()).expect("runnable");
+        let s = plan.stream_id("S").expect("S");
+        for (ts, k, v) in [(1000, "a", 1), (1500, "a", 3), (2100, "b", 2)] {
+            rt.send(s, ts, &[Value::str(k), Value::Int(v)], &mut NullSink);
+        }
+        rt
+    }
+
+    /// On-demand reads see stored and running buckets alike, then `on` and the selector.
+    #[test]
+    fn on_demand_queries_read_aggregations() {
+        let mut rt = runtime();
+        let all = rt
+            .query("from A within 0L, 99999999999L per 'seconds' select AGG_TIMESTAMP, k, total")
+            .expect("runs");
+        assert_eq!(
+            all.rows,
+            vec![
+                vec![Value::Long(1000), Value::str("a"), Value::Long(4)],
+                vec![Value::Long(2000), Value::str("b"), Value::Long(2)],
+            ]
+        );
+        let b = rt
+            .query("from A on k == 'b' within 0L, 99999999999L per 'minutes' select k, n")
+            .expect("runs");
+        assert_eq!(b.rows, vec![vec![Value::str("b"), Value::Long(1)]]);
+        let sum = rt
+            .query("from A within '1970-01-01 00:00:**' per 'seconds' select sum(total) as t")
+            .expect("runs");
+        assert_eq!(sum.rows, vec![vec![Value::Long(6)]]);
+        assert!(rt.query("from A select k").is_err());
+        assert!(
+            rt.query("from A within 0L, 1000L per 'hours' select k")
+                .is_err()
+        );
+    }
+}

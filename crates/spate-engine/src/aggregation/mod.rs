@@ -49,8 +49,8 @@ struct Level {
 }
 
 /// What reaches an executor: a row to fold in, or a bucket boundary.
-enum Input {
-    Row(Vec<Value>),
+enum Input<'r> {
+    Row(&'r [Value]),
     Timer(i64),
 }
 
@@ -67,6 +67,8 @@ pub struct AggregationRuntime {
     purge_next: Option<i64>,
     /// Reused key buffer.
     key: String,
+    /// Reused table row of an input event.
+    row: Vec<Value>,
 }
 
 impl AggregationRuntime {
@@ -99,6 +101,7 @@ impl AggregationRuntime {
             timer_started: false,
             purge_next: None,
             key: String::new(),
+            row: Vec::new(),
         }
     }
 
@@ -115,6 +118,20 @@ impl AggregationRuntime {
     ) -> Result<(), String> {
         let app = self.app.clone();
         let plan = &app.aggregations[self.index];
+        let mut row = std::mem::take(&mut self.row);
+        let result = self.process_rows(plan, chunk, now, tables, &mut row);
+        self.row = row;
+        result
+    }
+
+    fn process_rows(
+        &mut self,
+        plan: &AggregationPlan,
+        chunk: ChunkRef<'_>,
+        now: i64,
+        tables: &[TableRuntime],
+        row: &mut Vec<Value>,
+    ) -> Result<(), String> {
         'rows: for i in 0..chunk.len() {
             if chunk.kind(i) != crate::event::EventKind::Current {
                 continue;
@@ -130,7 +147,7 @@ impl AggregationRuntime {
                     continue 'rows;
                 }
             }
-            let mut row = Vec::with_capacity(plan.columns.len());
+            row.clear();
             for c in &plan.columns {
                 row.push(match c {
                     Column::Timestamp => Value::Long(now),
@@ -191,18 +208,18 @@ impl AggregationRuntime {
             level.bucket_ts = level.start;
             let start = level.start;
             if lvl + 1 < self.levels.len() {
-                for r in rows {
+                for r in &rows {
                     self.execute(plan, lvl + 1, Input::Row(r));
                 }
                 self.execute(plan, lvl + 1, Input::Timer(start));
             }
         }
         if let Input::Row(row) = input {
-            let keyed = group_key(plan, g, &row, &mut self.key);
+            let keyed = group_key(plan, g, row, &mut self.key);
             let level = &mut self.levels[lvl];
             level
                 .bucket
-                .fold(plan, keyed.then_some(self.key.as_str()), g, &row);
+                .fold(plan, keyed.then_some(self.key.as_str()), g, row);
             level.processed = true;
         }
     }

@@ -85,7 +85,10 @@ pub(crate) fn join(
         else {
             return Some(resolved);
         };
-        within_per = within_per_plan(p, j, &resolved, *index);
+        let (Some(within), Some(per)) = (&j.within, &j.per) else {
+            return Some(resolved);
+        };
+        within_per = within_per_plan(p, within, per, &resolved.scope(), *index);
         within_per.as_ref()?;
     }
     let join_type = j.keyword.join_type();
@@ -260,19 +263,16 @@ fn join_side(
 }
 
 /// `within <start>[, <end>] per <granularity>`, checked and compiled over the join's inputs.
-fn within_per_plan(
+pub(crate) fn within_per_plan(
     p: &mut Planner,
-    j: &ast::JoinInput,
-    resolved: &ResolvedInput,
+    within: &ast::WithinRange,
+    per: &ast::Expr,
+    scope: &Scope<'_>,
     index: u32,
 ) -> Option<crate::aggregation::WithinPer> {
-    let (Some(within), Some(per)) = (&j.within, &j.per) else {
-        return None;
-    };
-    let scope = resolved.scope();
     let mut diags = Vec::new();
     let mut compile = |e: &ast::Expr, what: &str, ok: &[AttrType]| {
-        let (expr, ty) = ExprCompiler::new(&scope, &mut diags).compile(e)?;
+        let (expr, ty) = ExprCompiler::new(scope, &mut diags).compile(e)?;
         if !ok.contains(&ty) {
             diags.push(Diagnostic::validation(
                 e.span(),
