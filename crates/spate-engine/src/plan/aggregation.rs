@@ -129,7 +129,7 @@ pub(crate) fn aggregation_definition(p: &mut Planner, a: &ast::AggregationDef) {
             }
             other => {
                 if let Some((e, ty)) = ExprCompiler::new(&scope, &mut diags).compile(other) {
-                    if matches!(e, Expr::Agg { .. }) || contains_agg(&e) {
+                    if e.any(&|x| matches!(x, Expr::Agg { .. })) {
                         p.unsupported(
                             other.span(),
                             "this aggregate function in `define aggregation`",
@@ -223,10 +223,6 @@ pub(crate) fn aggregation_definition(p: &mut Planner, a: &ast::AggregationDef) {
 
 fn quote(name: &str) -> String {
     format!("`{name}`")
-}
-
-fn contains_agg(e: &Expr) -> bool {
-    format!("{e:?}").contains("Agg {")
 }
 
 fn is_incremental(name: &str) -> bool {
