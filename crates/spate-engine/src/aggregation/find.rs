@@ -71,6 +71,25 @@ impl WithinPer {
 impl AggregationRuntime {
     /// The aggregation's rows for one query event.
     pub fn find(&self, wp: &WithinPer, ecx: &mut EvalCtx<'_>) -> Result<Vec<Vec<Value>>, String> {
+        self.find_rows(wp, ecx, false)
+    }
+
+    /// The rows of a join side: each starts with the range read, `_START` and `_END`, as
+    /// Siddhi adds them to the joined event (`select *` shows them).
+    pub fn find_for_join(
+        &self,
+        wp: &WithinPer,
+        ecx: &mut EvalCtx<'_>,
+    ) -> Result<Vec<Vec<Value>>, String> {
+        self.find_rows(wp, ecx, true)
+    }
+
+    fn find_rows(
+        &self,
+        wp: &WithinPer,
+        ecx: &mut EvalCtx<'_>,
+        with_range: bool,
+    ) -> Result<Vec<Vec<Value>>, String> {
         let (start, end, per) = wp.eval(ecx)?;
         let plan = self.plan();
         let Some(pi) = self.levels.iter().position(|l| l.g == per) else {
@@ -112,7 +131,11 @@ impl AggregationRuntime {
         for r in &matched {
             let rows: [&[Value]; 1] = [r];
             let mut ocx = EvalCtx::new(&rows, ecx.ts, ecx.now);
-            let row: Vec<Value> = plan.outputs.iter().map(|e| e.eval(&mut ocx)).collect();
+            let mut row = Vec::with_capacity(plan.outputs.len() + 2);
+            if with_range {
+                row.extend([Value::Long(start), Value::Long(end)]);
+            }
+            row.extend(plan.outputs.iter().map(|e| e.eval(&mut ocx)));
             if let Some(e) = ocx.error {
                 return Err(e);
             }

@@ -196,7 +196,15 @@ fn join_side(
             index,
             ..
         }) => {
-            let schema = p.aggregations[index as usize].1.clone();
+            // Siddhi adds the range read (`_START`, `_END`) to the joined event.
+            let mut with_range = Schema::new([
+                ("_START".to_string(), AttrType::Long),
+                ("_END".to_string(), AttrType::Long),
+            ]);
+            let agg = &p.aggregations[index as usize].1;
+            with_range.names.extend(agg.names.iter().cloned());
+            with_range.types.extend(agg.types.iter().copied());
+            let schema = std::sync::Arc::new(with_range);
             if !s.stream.handlers.is_empty() {
                 p.error(
                     s.stream.span,

@@ -330,7 +330,7 @@ fn scan_aggregation<F: FnMut(&[Value])>(
         [ABSENT, row]
     };
     let mut ecx = EvalCtx::new(&pair, ts, now).with_tables(env.tables);
-    let rows = match env.aggregations[a as usize].find(wp, &mut ecx) {
+    let rows = match env.aggregations[a as usize].find_for_join(wp, &mut ecx) {
         Ok(rows) => rows,
         Err(e) => return Some(e),
     };
