@@ -1,5 +1,6 @@
 //! What queries can look into while they run: the app's tables and named windows.
 
+use crate::aggregation::AggregationRuntime;
 use crate::named_window::NamedWindowRuntime;
 use crate::table::TableRuntime;
 
@@ -8,11 +9,13 @@ use crate::table::TableRuntime;
 pub struct Env<'a> {
     pub tables: &'a [TableRuntime],
     pub windows: &'a [NamedWindowRuntime],
+    pub aggregations: &'a [AggregationRuntime],
 }
 
 impl Env<'_> {
     pub const EMPTY: Env<'static> = Env {
         tables: &[],
         windows: &[],
+        aggregations: &[],
     };
 }

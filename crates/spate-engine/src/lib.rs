@@ -25,6 +25,7 @@
 //! ```
 
 pub mod aggregate;
+pub mod aggregation;
 pub mod compiled;
 pub mod cron;
 pub mod diagnostics;

@@ -2,18 +2,16 @@
 //! partitions, named window and aggregation definitions: names, attributes and types are
 //! checked as Siddhi checks them, so `spate check` judges every app correctly.
 
-use std::sync::Arc;
-
 use spate_ql::Diagnostic;
 use spate_ql::ast;
 
 use super::Planner;
-use super::expr::{AggSink, ExprCompiler, Scope};
+use super::expr::{ExprCompiler, Scope};
 use super::query::{
     InputPlan, InputSource, JoinPlan, JoinSide, ResolvedInput, SinglePlan, StagePlan,
 };
 use super::schema::{EntityKind, Entry, Schema};
-use crate::aggregate::{AggregatorContext, ProcessingMode};
+use crate::aggregate::ProcessingMode;
 use crate::compiled::Compiled;
 use crate::table::key_lookup;
 use crate::value::AttrType;
@@ -69,9 +67,29 @@ pub(crate) fn join(
             "a join with an aggregation needs `within <start>, <end>` and `per <granularity>`",
         );
     }
+    let mut within_per = None;
     if has_aggregation {
-        p.unsupported(j.span, "joins with incremental aggregations");
-        return Some(resolved);
+        if left.1 == Side::Aggregation && right.1 == Side::Aggregation {
+            p.error(j.span, "two aggregations cannot be joined");
+            return None;
+        }
+        let agg = if left.1 == Side::Aggregation {
+            &left.0.plan
+        } else {
+            &right.0.plan
+        };
+        let Some(InputPlan::Single(SinglePlan {
+            source: InputSource::Aggregation(index),
+            ..
+        })) = agg
+        else {
+            return Some(resolved);
+        };
+        let (Some(within), Some(per)) = (&j.within, &j.per) else {
+            return Some(resolved);
+        };
+        within_per = within_per_plan(p, within, per, &resolved.scope(), *index);
+        within_per.as_ref()?;
     }
     let join_type = j.keyword.join_type();
     let outer_left = matches!(
@@ -89,7 +107,10 @@ pub(crate) fn join(
         return Some(resolved);
     };
     let triggers = |side: &SinglePlan, this: ast::JoinSide| {
-        !matches!(side.source, InputSource::Table(_)) && j.unidirectional.is_none_or(|u| u == this)
+        !matches!(
+            side.source,
+            InputSource::Table(_) | InputSource::Aggregation(_)
+        ) && j.unidirectional.is_none_or(|u| u == this)
     };
     let sides = [
         JoinSide {
@@ -117,6 +138,7 @@ pub(crate) fn join(
         // Both settled for the whole app in `Planner::finish`.
         key: None,
         on_infallible: false,
+        aggregation: within_per,
     })));
     Some(resolved)
 }
@@ -174,11 +196,30 @@ fn join_side(
             index,
             ..
         }) => {
-            let schema = p.aggregations[index as usize].1.clone();
+            // Siddhi adds the range read (`_START`, `_END`) to the joined event.
+            let mut with_range = Schema::new([
+                ("_START".to_string(), AttrType::Long),
+                ("_END".to_string(), AttrType::Long),
+            ]);
+            let agg = &p.aggregations[index as usize].1;
+            with_range.names.extend(agg.names.iter().cloned());
+            with_range.types.extend(agg.types.iter().copied());
+            let schema = std::sync::Arc::new(with_range);
+            if !s.stream.handlers.is_empty() {
+                p.error(
+                    s.stream.span,
+                    format!("aggregation `{name}` cannot have filters, functions or windows"),
+                );
+            }
+            let plan = InputPlan::Single(SinglePlan {
+                source: InputSource::Aggregation(index),
+                arity: schema.len(),
+                stages: Vec::new(),
+            });
             (
                 ResolvedInput {
                     slots: vec![(vec![name.clone()], schema, format!("aggregation `{name}`"))],
-                    plan: None,
+                    plan: Some(plan),
                     mode: ProcessingMode::Batch,
                     indexed: None,
                 },
@@ -229,6 +270,72 @@ fn join_side(
     Some((resolved, side))
 }
 
+/// `within <start>[, <end>] per <granularity>`, checked and compiled over the join's inputs.
+pub(crate) fn within_per_plan(
+    p: &mut Planner,
+    within: &ast::WithinRange,
+    per: &ast::Expr,
+    scope: &Scope<'_>,
+    index: u32,
+) -> Option<crate::aggregation::WithinPer> {
+    let mut diags = Vec::new();
+    let mut compile = |e: &ast::Expr, what: &str, ok: &[AttrType]| {
+        let (expr, ty) = ExprCompiler::new(scope, &mut diags).compile(e)?;
+        if !ok.contains(&ty) {
+            diags.push(Diagnostic::validation(
+                e.span(),
+                format!(
+                    "{what} must be {}, but found {}",
+                    if ok.len() > 1 {
+                        "a long or a string"
+                    } else {
+                        "a string"
+                    },
+                    crate::aggregate::type_name(ty)
+                ),
+            ));
+            return None;
+        }
+        Some(Compiled::new(expr))
+    };
+    let time = [AttrType::Long, AttrType::String];
+    let (start, end) = match &within.end {
+        Some(end) => (
+            compile(&within.start, "the start of `within`", &time),
+            compile(end, "the end of `within`", &time).map(Some),
+        ),
+        None => (
+            compile(
+                &within.start,
+                "a single `within` value",
+                &[AttrType::String],
+            ),
+            Some(None),
+        ),
+    };
+    let per_c = compile(per, "`per`", &[AttrType::String]);
+    if let Some(crate::expr::Expr::Const(crate::value::Value::Str(s))) =
+        per_c.as_ref().map(|c| &c.ir)
+        && crate::aggregation::duration::Granularity::parse(s).is_none()
+    {
+        diags.push(Diagnostic::validation(
+            per.span(),
+            "aggregation query's per value is expected to be one of SECONDS, MINUTES, HOURS, DAYS, MONTHS, YEARS",
+        ));
+    }
+    let failed = !diags.is_empty();
+    p.diags.extend(diags);
+    if failed {
+        return None;
+    }
+    Some(crate::aggregation::WithinPer {
+        aggregation: index,
+        start: start?,
+        end: end?,
+        per: per_c?,
+    })
+}
+
 /// A pattern or sequence: one slot per stream state (named by its event reference), filters
 /// checked with the earlier events in scope.
 /// `define window W (...) length(5) output all events`.
@@ -273,56 +380,6 @@ pub(crate) fn check_window_definition(
     }
     p.diags.extend(diags);
     spec
-}
-
-/// `define aggregation A from S select ... group by ... aggregate [by ts] every ...`.
-pub(crate) fn aggregation_definition(p: &mut Planner, a: &ast::AggregationDef) {
-    let Some(input) = p.single_stream(&a.from, false, false) else {
-        return;
-    };
-    let scope = input.scope();
-    let mut diags = Vec::new();
-    let mut specs = Vec::new();
-    let mut schema = Schema::new([("AGG_TIMESTAMP".to_string(), AttrType::Long)]);
-    let cx = AggregatorContext {
-        mode: ProcessingMode::Batch,
-        output_expects_expired: false,
-    };
-    for oa in a.selector.attributes.iter().flatten() {
-        let mut c = ExprCompiler::new(&scope, &mut diags);
-        c.aggs = Some(AggSink {
-            specs: &mut specs,
-            cx,
-        });
-        if let Some((_, ty)) = c.compile(&oa.expr) {
-            let name = match (&oa.alias, &oa.expr) {
-                (Some(al), _) => al.name.clone(),
-                (None, ast::Expr::Attribute(r)) => r.name.name.clone(),
-                _ => continue,
-            };
-            schema.names.push(name);
-            schema.types.push(ty);
-        }
-    }
-    for g in &a.selector.group_by {
-        ExprCompiler::new(&scope, &mut diags).compile(&ast::Expr::Attribute(g.clone()));
-    }
-    if let Some(by) = &a.aggregate_by
-        && let Some((_, ty)) =
-            ExprCompiler::new(&scope, &mut diags).compile(&ast::Expr::Attribute(by.clone()))
-        && !matches!(ty, AttrType::Long | AttrType::String)
-    {
-        diags.push(Diagnostic::validation(
-            by.span,
-            "`aggregate by` needs a long (epoch millis) or string timestamp attribute",
-        ));
-    }
-    p.diags.extend(diags);
-    let idx = p.aggregations.len() as u32;
-    if p.declare_entity(&a.id, EntityKind::Aggregation, idx) {
-        p.aggregations.push((a.id.name.clone(), Arc::new(schema)));
-        p.unsupported(a.span, "incremental aggregations (`define aggregation`)");
-    }
 }
 
 impl Planner {

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use spate_ql::ast::{self, Definition, ExecutionElement};
 use spate_ql::{Diagnostic, Span};
 
+mod aggregation;
 pub mod annotations;
 pub mod expr;
 mod input;
@@ -46,6 +47,8 @@ pub struct AppPlan {
     pub windows: Vec<WindowPlan>,
     pub partitions: Vec<PartitionPlan>,
     pub triggers: Vec<trigger::TriggerPlan>,
+    /// `define aggregation`s, in definition order.
+    pub aggregations: Vec<crate::aggregation::plan::AggregationPlan>,
 }
 
 /// A `define window`.
@@ -150,6 +153,7 @@ pub(crate) struct Planner {
     pub(crate) partitions: Vec<PartitionPlan>,
     pub(crate) triggers: Vec<trigger::TriggerPlan>,
     pub(crate) aggregations: Vec<(String, Arc<Schema>)>,
+    pub(crate) aggregation_plans: Vec<crate::aggregation::plan::AggregationPlan>,
     pub(crate) queries: Vec<QueryPlan>,
     pub(crate) timer_templates: u32,
     pub(crate) unsupported: Vec<(Span, String)>,
@@ -177,6 +181,7 @@ impl Planner {
             windows: self.windows,
             partitions: self.partitions,
             triggers: self.triggers,
+            aggregations: self.aggregation_plans,
         }
     }
 
@@ -328,7 +333,7 @@ impl Planner {
                     self.trigger(t, id);
                 }
             }
-            Definition::Aggregation(a) => input::aggregation_definition(self, a),
+            Definition::Aggregation(a) => aggregation::aggregation_definition(self, a),
             Definition::Function(f) => {
                 self.diags.push(
                     Diagnostic::unsupported(

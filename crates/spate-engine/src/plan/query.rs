@@ -63,6 +63,8 @@ pub enum InputSource {
     Window(u32),
     /// A table (join sides only): never sends events, only looked up.
     Table(u32),
+    /// An incremental aggregation (join sides only): read with `within` and `per`.
+    Aggregation(u32),
 }
 
 /// One input of a query: the source and the stages before the selector (or the join).
@@ -109,6 +111,8 @@ pub struct JoinPlan {
     /// Evaluating `on` cannot fail in this app (no value anywhere is relabelled by `cast`):
     /// a lookup whose result nobody sees can be left out.
     pub on_infallible: bool,
+    /// The other side is an aggregation: how to read it.
+    pub aggregation: Option<crate::aggregation::WithinPer>,
 }
 
 #[derive(Debug)]

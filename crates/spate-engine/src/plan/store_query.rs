@@ -32,6 +32,8 @@ pub enum StoreSource {
     Table(u32),
     /// A named window: the rows a join with it would see.
     Window(u32),
+    /// An incremental aggregation, read with the query's `within` and `per`.
+    Aggregation(u32),
 }
 
 /// What an on-demand query does with its selector's rows.
@@ -43,6 +45,8 @@ pub enum StoreAction {
         source: StoreSource,
         on: Option<Compiled>,
         key: Option<Compiled>,
+        /// `within ... per ...` of an aggregation source.
+        within: Option<crate::aggregation::WithinPer>,
     },
     /// Applies them to table `table`.
     Change { table: u32, op: TableOp },
@@ -120,10 +124,10 @@ impl Planner {
                 StoreSource::Window(e.index),
                 plan.windows[e.index as usize].schema.clone(),
             ),
-            Some(e) if e.kind == EntityKind::Aggregation => {
-                self.unsupported(input.span, "on-demand queries on incremental aggregations");
-                return None;
-            }
+            Some(e) if e.kind == EntityKind::Aggregation => (
+                StoreSource::Aggregation(e.index),
+                plan.aggregations[e.index as usize].schema.clone(),
+            ),
             _ => {
                 self.error(
                     input.source.span,
@@ -132,7 +136,23 @@ impl Planner {
                 return None;
             }
         };
-        if input.within.is_some() || input.per.is_some() {
+        let mut within = None;
+        if let StoreSource::Aggregation(a) = source {
+            let (Some(w), Some(per)) = (&input.within, &input.per) else {
+                self.error(
+                    input.span,
+                    "a query on an aggregation needs `within <start>, <end>` and `per <granularity>`",
+                );
+                return None;
+            };
+            within = Some(super::input::within_per_plan(
+                self,
+                w,
+                per,
+                &Scope::default(),
+                a,
+            )?);
+        } else if input.within.is_some() || input.per.is_some() {
             self.error(
                 input.span,
                 "`within` and `per` are only allowed when querying an aggregation",
@@ -172,7 +192,12 @@ impl Planner {
         let (selector, schema) =
             self.selector(q.selector.as_ref(), &scope, cx, true, false, q.span)?;
         Some(StoreQueryPlan {
-            action: StoreAction::Find { source, on, key },
+            action: StoreAction::Find {
+                source,
+                on,
+                key,
+                within,
+            },
             selector,
             schema: Arc::new(schema),
             input_arity: source_schema.len(),

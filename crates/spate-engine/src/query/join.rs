@@ -133,8 +133,8 @@ impl QueryState {
                         push_joined(&mut joined, ts, kind, side, row, Some(held), widths);
                     }
                 };
-                scan(&self.sides, j, side, (row, ts, now), env, &mut consider);
-                if let Some(e) = lookup.error {
+                let failed = scan(&self.sides, j, side, (row, ts, now), env, &mut consider);
+                if let Some(e) = lookup.error.or(failed) {
                     self.error = Some(e);
                     break;
                 }
@@ -212,8 +212,8 @@ impl QueryState {
                     failed = project(&pair, ts, kind, out).err();
                 }
             };
-            scan(sides, j, side, (row, ts, now), env, &mut consider);
-            if let Some(e) = lookup.error.or(failed) {
+            let scanned = scan(sides, j, side, (row, ts, now), env, &mut consider);
+            if let Some(e) = lookup.error.or(failed).or(scanned) {
                 *error = Some(e);
                 break;
             }
@@ -242,8 +242,11 @@ fn scan<F: FnMut(&[Value])>(
     (row, ts, now): (&[Value], i64, i64),
     env: &Env<'_>,
     f: &mut F,
-) {
+) -> Option<String> {
     let other = 1 - side;
+    if let (InputSource::Aggregation(a), Some(wp)) = (j.sides[other].input.source, &j.aggregation) {
+        return scan_aggregation(j, side, (row, ts, now), env, a, wp, f);
+    }
     if let (InputSource::Table(t), Some(key)) = (j.sides[other].input.source, &j.table_key) {
         // The key map answers: no condition is evaluated on the row it finds.
         let pair = if side == 0 {
@@ -260,7 +263,7 @@ fn scan<F: FnMut(&[Value])>(
         {
             f(held);
         }
-        return;
+        return None;
     }
     let probe = j
         .key
@@ -269,7 +272,7 @@ fn scan<F: FnMut(&[Value])>(
     if probe.is_some_and(|(v, _)| v.is_null()) {
         // Still a lookup for the window's bookkeeping, but nothing can match.
         other_queue(sides, j, other, env);
-        return;
+        return None;
     }
     let mut consider = |held: &[Value]| {
         if probe.is_none_or(|(v, k)| held[k] == *v) {
@@ -278,7 +281,7 @@ fn scan<F: FnMut(&[Value])>(
     };
     if let InputSource::Table(t) = j.sides[other].input.source {
         env.tables[t as usize].visit(&mut consider);
-        return;
+        return None;
     }
     match other_queue(sides, j, other, env) {
         Some(q) => match probe {
@@ -307,6 +310,44 @@ fn scan<F: FnMut(&[Value])>(
             }
         },
     }
+    None
+}
+
+/// The rows an aggregation gives for one event (its `within` and `per`), through the
+/// join key check as other sides' rows.
+fn scan_aggregation<F: FnMut(&[Value])>(
+    j: &JoinPlan,
+    side: usize,
+    (row, ts, now): (&[Value], i64, i64),
+    env: &Env<'_>,
+    a: u32,
+    wp: &crate::aggregation::WithinPer,
+    f: &mut F,
+) -> Option<String> {
+    let pair = if side == 0 {
+        [row, ABSENT]
+    } else {
+        [ABSENT, row]
+    };
+    let mut ecx = EvalCtx::new(&pair, ts, now).with_tables(env.tables);
+    let rows = match env.aggregations[a as usize].find_for_join(wp, &mut ecx) {
+        Ok(rows) => rows,
+        Err(e) => return Some(e),
+    };
+    let other = 1 - side;
+    let probe = j
+        .key
+        .as_ref()
+        .map(|k| (&row[k.attrs[side]], k.attrs[other]));
+    if probe.is_some_and(|(v, _)| v.is_null()) {
+        return None;
+    }
+    for held in &rows {
+        if probe.is_none_or(|(v, k)| held[k] == *v) {
+            f(held);
+        }
+    }
+    None
 }
 
 /// What a lookup evaluates on the rows [`scan`] passes: the condition without its key.
@@ -326,7 +367,7 @@ fn other_queue<'a>(
     env: &'a Env<'_>,
 ) -> Option<&'a RowQueue> {
     match j.sides[other].input.source {
-        InputSource::Table(_) => None,
+        InputSource::Table(_) | InputSource::Aggregation(_) => None,
         InputSource::Window(w) => env.windows[w as usize].lookup(),
         InputSource::Stream(_) => sides[other].window().and_then(|w| w.lookup()),
     }

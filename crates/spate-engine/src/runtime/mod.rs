@@ -17,6 +17,7 @@ use std::sync::Arc;
 
 use spate_ql::Diagnostic;
 
+use crate::aggregation::AggregationRuntime;
 use crate::env::Env;
 use crate::event::{Chunk, ChunkRef, EventKind};
 use crate::named_window::NamedWindowRuntime;
@@ -54,6 +55,8 @@ enum Receiver {
     /// A partition reading the stream: by key, or (for streams it does not key) every
     /// instance.
     Partition(u32),
+    /// An incremental aggregation fed by the stream.
+    Aggregation(u32),
 }
 
 /// Where a chunk is being delivered: a stream's or a named window's subscribers, or the
@@ -91,6 +94,7 @@ pub struct AppRuntime {
     instance_order: Vec<(u32, u32)>,
     tables: Vec<TableRuntime>,
     windows: Vec<NamedWindowRuntime>,
+    aggregations: Vec<AggregationRuntime>,
     receivers: Vec<Vec<Receiver>>,
     window_receivers: Vec<Vec<Receiver>>,
     observed: Vec<bool>,
@@ -112,6 +116,13 @@ impl AppRuntime {
         let mut receivers = vec![Vec::new(); plan.streams.len()];
         let mut window_receivers = vec![Vec::new(); plan.windows.len()];
         let mut queries = Vec::with_capacity(plan.queries.len());
+        // Aggregations are defined before any query runs, so they read their streams first.
+        for (a, agg) in plan.aggregations.iter().enumerate() {
+            receivers[agg.source as usize].push(Receiver::Aggregation(a as u32));
+        }
+        let aggregations = (0..plan.aggregations.len())
+            .map(|a| AggregationRuntime::new(plan.clone(), a))
+            .collect();
         let mut partitions: Vec<PartitionRt> = plan
             .partitions
             .iter()
@@ -148,7 +159,7 @@ impl AppRuntime {
                 InputSource::Window(w) => {
                     window_receivers[w as usize].push(Receiver::Query { query, side })
                 }
-                InputSource::Table(_) => {}
+                InputSource::Table(_) | InputSource::Aggregation(_) => {}
             });
             queries.push(Some(QueryRuntime::new(plan.clone(), i, &mut scheduler)));
         }
@@ -183,6 +194,7 @@ impl AppRuntime {
             instance_order: Vec::new(),
             tables,
             windows,
+            aggregations,
             receivers,
             window_receivers,
             observed: vec![false; n],
@@ -235,6 +247,9 @@ impl AppRuntime {
         if now >= self.purge_due {
             self.purge_partitions(now);
         }
+        for a in &mut self.aggregations {
+            a.advance(now);
+        }
         if self.scheduler.next_due().is_none_or(|t| t > now) {
             return;
         }
@@ -261,6 +276,7 @@ impl AppRuntime {
                 let env = Env {
                     tables: &self.tables,
                     windows: &self.windows,
+                    aggregations: &self.aggregations,
                 };
                 let Some(query) = query_slot(&mut self.queries, &mut self.partitions, r) else {
                     return;
@@ -321,10 +337,18 @@ impl AppRuntime {
                         self.route_partition(p as usize, s, chunk, sink);
                         continue;
                     }
+                    Receiver::Aggregation(a) => {
+                        let agg = &mut self.aggregations[a as usize];
+                        if let Err(e) = agg.process(chunk, self.clock, &self.tables) {
+                            log_dropped(&agg.name, &e);
+                            break;
+                        }
+                        continue;
+                    }
                 },
                 Junction::Window(w) => match self.window_receivers[w][i] {
                     Receiver::Query { query, side } => (QueryRef::Global(query as usize), side),
-                    Receiver::Partition(_) => continue,
+                    Receiver::Partition(_) | Receiver::Aggregation(_) => continue,
                 },
                 Junction::Local { p, k, s } => {
                     let (j, side) = self.partitions[p].local[s][i];
@@ -341,6 +365,7 @@ impl AppRuntime {
             let env = Env {
                 tables: &self.tables,
                 windows: &self.windows,
+                aggregations: &self.aggregations,
             };
             let Some(query) = query_slot(&mut self.queries, &mut self.partitions, r) else {
                 continue;
@@ -498,6 +523,12 @@ impl AppRuntime {
             |win| &win.name,
             |win, w| win.snapshot(w),
         );
+        snapshot_all(
+            &mut w,
+            &self.aggregations,
+            |a| &a.name,
+            |a, w| a.snapshot(w),
+        );
         self.snapshot_partitions(&mut w);
         self.snapshot_triggers(&mut w);
         w.section(|w| self.scheduler.snapshot(w));
@@ -553,6 +584,13 @@ impl AppRuntime {
             &mut self.windows,
             |w| w.name.clone(),
             |w, r| w.restore(r),
+        )?;
+        restore_all(
+            &mut r,
+            "aggregations",
+            &mut self.aggregations,
+            |a| a.name.clone(),
+            |a, r| a.restore(r),
         )?;
         self.restore_partitions(&mut r)?;
         self.restore_triggers(&mut r)?;

@@ -57,8 +57,10 @@ impl AppRuntime {
                     input.push(self.clock, EventKind::Current, row);
                 }
             }
-            StoreAction::Find { source, on, .. } => {
-                self.found_rows(*source, on.as_ref(), &mut input)
+            StoreAction::Find {
+                source, on, within, ..
+            } => {
+                self.found_rows(*source, on.as_ref(), within.as_ref(), &mut input)
                     .map_err(run_error)?;
             }
             StoreAction::Change { .. } => {
@@ -102,6 +104,7 @@ impl AppRuntime {
         &self,
         source: StoreSource,
         on: Option<&crate::compiled::Compiled>,
+        within: Option<&crate::aggregation::WithinPer>,
         into: &mut Chunk,
     ) -> Result<(), String> {
         let (now, tables) = (self.clock, &self.tables[..]);
@@ -129,6 +132,16 @@ impl AppRuntime {
                 self.tables[t as usize].visit(&mut |row| consider(now, row));
             }
             StoreSource::Window(w) => self.windows[w as usize].visit_held(&mut consider),
+            StoreSource::Aggregation(a) => {
+                let Some(wp) = within else {
+                    return Err("an aggregation is read with `within` and `per`".into());
+                };
+                let rows: [&[Value]; 1] = [&[]];
+                let mut ecx = EvalCtx::new(&rows, now, now).with_tables(tables);
+                for row in self.aggregations[a as usize].find(wp, &mut ecx)? {
+                    consider(now, &row);
+                }
+            }
         }
         failed.map_or(Ok(()), Err)
     }
