@@ -7,7 +7,7 @@ use rustc_hash::FxHashMap;
 
 use super::{AppRuntime, Junction, OutputSink, QueryRef};
 use crate::event::{Chunk, ChunkRef};
-use crate::expr::EvalCtx;
+use crate::expr::{EvalCtx, Expr};
 use crate::plan::{AppPlan, InputPlan, InputSource, KeyPlan, QueryPlan, StreamId};
 use crate::query::{QueryRuntime, Side};
 use crate::scheduler::{OwnerKind, TimerOwner};
@@ -15,12 +15,28 @@ use crate::snapshot::{SnapshotError, SnapshotResult, StateReader, StateWriter};
 use crate::table::java_hash;
 use crate::value::Value;
 
+/// Writes the text of a non-null key value (Java's `String.valueOf`) into `buf`.
+fn key_text(v: &Value, buf: &mut String) {
+    use std::fmt::Write;
+    buf.clear();
+    match v {
+        Value::Str(s) => buf.push_str(s),
+        // Writing into a `String` cannot fail.
+        Value::Int(v) => write!(buf, "{v}").unwrap_or_default(),
+        Value::Long(v) => write!(buf, "{v}").unwrap_or_default(),
+        v => buf.push_str(&v.to_java_string()),
+    }
+}
+
 /// The running instances of one partition.
 pub(super) struct PartitionRt {
     /// Per stream: the partition's queries reading it (index in the partition, side).
     pub local: Vec<Vec<(u32, Side)>>,
     instances: Vec<Instance>,
     by_key: FxHashMap<String, usize>,
+    /// Instances by key value, in front of `by_key`: equal values have equal texts, so a
+    /// hit skips formatting the text (most events carry a key seen before).
+    by_value: FxHashMap<Value, u32>,
 }
 
 struct Instance {
@@ -34,6 +50,7 @@ impl PartitionRt {
             local: vec![Vec::new(); streams],
             instances: Vec::new(),
             by_key: FxHashMap::default(),
+            by_value: FxHashMap::default(),
         }
     }
 }
@@ -106,15 +123,45 @@ impl AppRuntime {
         chunk: ChunkRef<'_>,
         sink: &mut dyn OutputSink,
     ) {
+        // The common case: one event, one value key, found by value without formatting it.
+        let single = match self.plan.partitions[p].keys_of(s as StreamId) {
+            None => {
+                for k in self.key_set_order(p) {
+                    self.run_receivers(Junction::Local { p, k, s }, chunk, sink);
+                }
+                return;
+            }
+            Some([KeyPlan::Value(e)]) if chunk.len() == 1 => Some(match &e.ir {
+                Expr::Attr { slot: 0, idx } => Err(*idx as usize),
+                _ => {
+                    let rows: [&[Value]; 1] = [chunk.row(0)];
+                    let mut ecx =
+                        EvalCtx::new(&rows, chunk.ts(0), self.clock).with_tables(&self.tables);
+                    Ok(e.eval(&mut ecx))
+                }
+            }),
+            Some(_) => None,
+        };
+        if let Some(key) = single {
+            let v = match &key {
+                Err(idx) => chunk.row(0).get(*idx).unwrap_or(&Value::Null),
+                Ok(v) => v,
+            };
+            if v.is_null() {
+                return;
+            }
+            let k = match self.partitions[p].by_value.get(v) {
+                Some(&k) => k as usize,
+                None => self.instance_of_value(p, v.clone()),
+            };
+            self.run_receivers(Junction::Local { p, k, s }, chunk, sink);
+            return;
+        }
         let plan = self.plan.clone();
         let Some(keys) = plan.partitions[p].keys_of(s as StreamId) else {
-            for k in self.key_set_order(p) {
-                self.run_receivers(Junction::Local { p, k, s }, chunk, sink);
-            }
             return;
         };
         if let ([key], 1) = (keys, chunk.len()) {
-            // The common case: one event, one key.
             let mut buf = std::mem::take(&mut self.key_buf);
             if self.key_into(key, chunk, 0, &mut buf) {
                 let k = self.instance(p, &buf);
@@ -152,6 +199,17 @@ impl AppRuntime {
         }
     }
 
+    /// The instance of the (non-null) key value `v`, remembered by value.
+    #[cold]
+    fn instance_of_value(&mut self, p: usize, v: Value) -> usize {
+        let mut buf = std::mem::take(&mut self.key_buf);
+        key_text(&v, &mut buf);
+        let k = self.instance(p, &buf);
+        self.key_buf = buf;
+        self.partitions[p].by_value.insert(v, k as u32);
+        k
+    }
+
     fn key_of(&self, key: &KeyPlan, chunk: ChunkRef<'_>, i: usize) -> Option<String> {
         let mut buf = String::new();
         self.key_into(key, chunk, i, &mut buf).then_some(buf)
@@ -160,24 +218,17 @@ impl AppRuntime {
     /// Writes the key of row `i` (the value's text, or the range's label) into `buf`;
     /// false when the event has no key here.
     fn key_into(&self, key: &KeyPlan, chunk: ChunkRef<'_>, i: usize, buf: &mut String) -> bool {
-        use std::fmt::Write;
         let rows: [&[Value]; 1] = [chunk.row(i)];
         let mut ecx = EvalCtx::new(&rows, chunk.ts(i), self.clock).with_tables(&self.tables);
         buf.clear();
         match key {
-            KeyPlan::Value(e) => match e.eval(&mut ecx) {
-                Value::Null => false,
-                Value::Str(s) => {
-                    buf.push_str(&s);
+            KeyPlan::Value(e) => {
+                let v = e.eval(&mut ecx);
+                !v.is_null() && {
+                    key_text(&v, buf);
                     true
                 }
-                Value::Int(v) => write!(buf, "{v}").is_ok(),
-                Value::Long(v) => write!(buf, "{v}").is_ok(),
-                v => {
-                    buf.push_str(&v.to_java_string());
-                    true
-                }
-            },
+            }
             KeyPlan::Range(cond, label) => {
                 let hit = cond.eval_bool(&mut ecx);
                 if hit {
