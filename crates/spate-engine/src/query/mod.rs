@@ -171,7 +171,9 @@ struct QueryState {
     leaf_outputs: Option<Box<[join::LeafOutput]>>,
     error: Option<String>,
     /// Partial matches of a pattern or sequence, with the matches completed by the last call.
-    pattern: Option<(crate::pattern::PatternState, Vec<u32>)>,
+    /// (Boxed: taken out and put back around every event.)
+    #[allow(clippy::type_complexity)]
+    pattern: Option<Box<(crate::pattern::PatternState, Vec<u32>)>>,
 }
 
 impl QueryRuntime {
@@ -364,7 +366,7 @@ impl QueryRuntime {
                 }
             }
         }
-        if let Some((pattern, _)) = &self.state.pattern {
+        if let Some((pattern, _)) = self.state.pattern.as_deref() {
             w.section(|w| pattern.snapshot(w));
         }
         w.section(|w| self.state.selector.snapshot(w));
@@ -383,7 +385,7 @@ impl QueryRuntime {
                 }
             }
         }
-        if let Some((pattern, _)) = &mut self.state.pattern {
+        if let Some((pattern, _)) = self.state.pattern.as_deref_mut() {
             let mut sec = r.section()?;
             pattern.restore(&mut sec)?;
             sec.finish()?;
