@@ -106,10 +106,36 @@ impl RowQueue {
         self.values_at(self.slot(i))
     }
 
+    /// The values of the held rows, oldest first, as two flat runs: from the head to the end
+    /// of the ring, then the wrapped part from its start (for scans over many rows).
+    #[inline]
+    pub fn runs(&self) -> [&[Value]; 2] {
+        let first = self.len.min(self.ts.len() - self.head);
+        let a = self.arity;
+        [
+            &self.values[self.head * a..(self.head + first) * a],
+            &self.values[..(self.len - first) * a],
+        ]
+    }
+
     /// The held rows, oldest first.
     #[inline]
     pub fn rows(&self) -> impl Iterator<Item = &[Value]> + '_ {
-        (0..self.len).map(move |i| self.row(i))
+        // `chunks_exact` needs a positive width; zero-width rows are yielded as empty slices.
+        let (runs, empties) = if self.arity == 0 {
+            ([&[][..], &[][..]], self.len)
+        } else {
+            (self.runs(), 0)
+        };
+        let w = self.arity.max(1);
+        runs[0]
+            .chunks_exact(w)
+            .chain(runs[1].chunks_exact(w))
+            .chain(std::iter::repeat_n(&[][..], empties))
+    }
+
+    pub fn arity(&self) -> usize {
+        self.arity
     }
 
     /// Advances past the front row (its values already taken).
