@@ -368,7 +368,7 @@ impl LeafOutput {
     }
 
     #[inline]
-    fn read(&self, pair: &[&[Value]; 2]) -> Value {
+    pub(super) fn read(&self, pair: &[&[Value]; 2]) -> Value {
         match self {
             LeafOutput::Attr(s, i) => pair[*s].get(*i).cloned().unwrap_or_default(),
             LeafOutput::Const(v) => v.clone(),

@@ -437,6 +437,11 @@ impl QueryState {
                 continue;
             }
             let dst = self.out.begin_row(input.ts(i), kind);
+            if let Some(leaves) = &self.leaf_outputs {
+                // Plain reads and constants: copied, no evaluation, no error possible.
+                dst.extend(leaves.iter().map(|l| l.read(&[rows[0], &[]])));
+                continue;
+            }
             for e in &q.selector.outputs {
                 dst.push(e.eval(&mut ecx));
             }
