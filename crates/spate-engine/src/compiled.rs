@@ -133,6 +133,34 @@ fn bool_fn(e: &Expr) -> BoolFn {
                 (a == b) != negate
             })
         }
+        Expr::CompareAttrConst {
+            op,
+            ty: NumTy::Double,
+            lt: NumTy::Double,
+            slot,
+            idx,
+            c,
+            ..
+        } => {
+            // `price > 100.0`: a double read in place, one comparison chosen here.
+            let (slot, idx, c, slow) = (*slot as usize, *idx as usize, *c, e.clone());
+            macro_rules! attr_const {
+                ($cmp:expr) => {
+                    Box::new(move |ctx: &mut EvalCtx<'_>| match ctx.rows[slot].get(idx) {
+                        Some(Value::Double(x)) => $cmp(*x, c),
+                        _ => slow.eval_bool(ctx),
+                    })
+                };
+            }
+            match op {
+                CmpOp::Lt => attr_const!(|x: f64, c: f64| x < c),
+                CmpOp::Le => attr_const!(|x: f64, c: f64| x <= c),
+                CmpOp::Gt => attr_const!(|x: f64, c: f64| x > c),
+                CmpOp::Ge => attr_const!(|x: f64, c: f64| x >= c),
+                CmpOp::Eq => attr_const!(|x: f64, c: f64| x == c),
+                CmpOp::Ne => attr_const!(|x: f64, c: f64| x != c),
+            }
+        }
         Expr::CompareAttrConst { .. } | Expr::Compare { .. } => {
             let e = e.clone();
             Box::new(move |ctx| e.eval_bool(ctx))
@@ -473,6 +501,9 @@ mod tests {
             "i == 3",
             "l != 7",
             "d == d",
+            "d >= 12.5",
+            "d != 0.5",
+            "d < 1.0",
         ];
         let rows: Vec<Vec<Value>> = vec![
             vec![

@@ -34,6 +34,37 @@ impl EventKind {
     }
 }
 
+/// The non-empty row ranges between consecutive split points of a chunk (bounds at or past
+/// the end are ignored).
+pub struct Segments<'a> {
+    bounds: std::slice::Iter<'a, usize>,
+    prev: usize,
+    n: usize,
+    done: bool,
+}
+
+impl Iterator for Segments<'_> {
+    type Item = (usize, usize);
+
+    #[inline]
+    fn next(&mut self) -> Option<(usize, usize)> {
+        for &b in self.bounds.by_ref() {
+            if b >= self.n {
+                continue;
+            }
+            let start = std::mem::replace(&mut self.prev, b);
+            if start < b {
+                return Some((start, b));
+            }
+        }
+        if self.done {
+            return None;
+        }
+        self.done = true;
+        (self.prev < self.n).then_some((self.prev, self.n))
+    }
+}
+
 /// An owned chunk of rows of one schema.
 #[derive(Clone, Debug, Default)]
 pub struct Chunk {
@@ -107,16 +138,14 @@ impl Chunk {
     }
 
     /// The `(start, end)` row ranges of the chunks held (one unless split).
-    pub fn segments(&self) -> impl Iterator<Item = (usize, usize)> + '_ {
-        let n = self.len();
-        let starts = std::iter::once(0).chain(self.bounds.iter().copied().filter(move |&b| b < n));
-        let ends = self
-            .bounds
-            .iter()
-            .copied()
-            .filter(move |&b| b < n)
-            .chain(std::iter::once(n));
-        starts.zip(ends).filter(|(s, e)| s < e)
+    #[inline]
+    pub fn segments(&self) -> Segments<'_> {
+        Segments {
+            bounds: self.bounds.iter(),
+            prev: 0,
+            n: self.len(),
+            done: false,
+        }
     }
 
     /// A view of rows `start..end`.

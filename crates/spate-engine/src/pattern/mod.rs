@@ -416,11 +416,10 @@ impl PatternState {
     }
 
     fn move_new(&mut self, pi: usize) {
-        let mut new = std::mem::take(&mut self.procs[pi].new_every);
-        if new.is_empty() {
-            self.procs[pi].new_every = new;
+        if self.procs[pi].new_every.is_empty() {
             return;
         }
+        let mut new = std::mem::take(&mut self.procs[pi].new_every);
         // Stable, with matches that took no event yet (-1) last.
         let arena = &self.arena;
         new.sort_by_key(|&id| {
@@ -471,29 +470,39 @@ impl PatternState {
             }
             arena.release(id);
         };
-        let mut pending = std::mem::take(&mut self.procs[pi].pending);
-        let cut = pending
+        // `is_expired` only reads: look first, and touch the lists only when something goes.
+        let cut = self.procs[pi]
+            .pending
             .iter()
             .take_while(|&&id| self.is_expired(plan, id, ts))
             .count();
-        for &id in &pending[..cut] {
-            expire(&mut self.arena, id);
-        }
-        pending.drain(..cut);
-        self.procs[pi].pending = pending;
-        let mut new = std::mem::take(&mut self.procs[pi].new_every);
-        let mut w = 0;
-        for r in 0..new.len() {
-            let id = new[r];
-            if self.is_expired(plan, id, ts) {
+        if cut > 0 {
+            let mut pending = std::mem::take(&mut self.procs[pi].pending);
+            for &id in &pending[..cut] {
                 expire(&mut self.arena, id);
-            } else {
-                new[w] = id;
-                w += 1;
             }
+            pending.drain(..cut);
+            self.procs[pi].pending = pending;
         }
-        new.truncate(w);
-        self.procs[pi].new_every = new;
+        if self.procs[pi]
+            .new_every
+            .iter()
+            .any(|&id| self.is_expired(plan, id, ts))
+        {
+            let mut new = std::mem::take(&mut self.procs[pi].new_every);
+            let mut w = 0;
+            for r in 0..new.len() {
+                let id = new[r];
+                if self.is_expired(plan, id, ts) {
+                    expire(&mut self.arena, id);
+                } else {
+                    new[w] = id;
+                    w += 1;
+                }
+            }
+            new.truncate(w);
+            self.procs[pi].new_every = new;
+        }
         if let Some(id) = last_expired {
             if let Some(w) = plan.procs[pi].within_every {
                 self.add_every_state(plan, w, id, cx);
@@ -560,19 +569,38 @@ impl PatternState {
             return true;
         }
         let ev = self.arena.get(id);
-        let extras = if plan.indexed.is_empty() {
-            Vec::new()
+        let owned;
+        let extras: &[Value] = if plan.indexed.is_empty() {
+            &[]
         } else {
-            indexed_values(plan, ev)
+            owned = indexed_values(plan, ev);
+            &owned
         };
-        let mut rows: [&[Value]; MAX_SLOTS] = [&[]; MAX_SLOTS];
         let n = plan.arities.len();
+        // Most patterns have a few states: a short slot array is cheaper to set up.
+        if n < 4 {
+            Self::run_filters::<4>(p, ev, extras, n, arrival, cx)
+        } else {
+            Self::run_filters::<{ MAX_SLOTS + 1 }>(p, ev, extras, n, arrival, cx)
+        }
+    }
+
+    /// The filters of state `p` over the slot rows of `ev` (`N` > the slot count `n`).
+    fn run_filters<const N: usize>(
+        p: &crate::plan::pattern::ProcPlan,
+        ev: &StateEv,
+        extras: &[Value],
+        n: usize,
+        arrival: Option<&Arrival<'_>>,
+        cx: &mut PatternCx<'_>,
+    ) -> bool {
+        let mut rows: [&[Value]; N] = [&[]; N];
         for (s, chain) in ev.slots.iter().enumerate() {
             if let Some(last) = chain.last() {
                 rows[s] = &last.row;
             }
         }
-        rows[n] = &extras;
+        rows[n] = extras;
         let ts = match arrival {
             Some(a) => {
                 rows[p.slot] = a.row;

@@ -89,6 +89,9 @@ impl PatternState {
         cx: &mut PatternCx<'_>,
         remove_unchanged: bool,
     ) {
+        if self.procs[pi].pending.is_empty() {
+            return;
+        }
         let slot = plan.procs[pi].slot;
         let mut kept = std::mem::take(&mut self.procs[pi].pending);
         let mut w = 0;
@@ -127,12 +130,13 @@ impl PatternState {
 
     /// Puts back a pending list taken for iteration (nothing adds to it meanwhile, but stay
     /// safe if something did).
+    #[inline]
     fn restore_pending(&mut self, pi: usize, mut kept: Vec<u32>) {
         let slot = &mut self.procs[pi].pending;
-        if !slot.is_empty() {
-            kept.append(slot);
+        std::mem::swap(slot, &mut kept);
+        if !kept.is_empty() {
+            slot.append(&mut kept);
         }
-        *slot = kept;
     }
 
     /// Siddhi's `CountPreStateProcessor.processAndReturn`.

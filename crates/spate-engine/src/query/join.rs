@@ -284,21 +284,34 @@ fn scan<F: FnMut(&[Value])>(
         return None;
     }
     match other_queue(sides, j, other, env) {
-        Some(q) => match probe {
-            // The common case, a string key, compared without a call per row.
-            Some((Value::Str(key), k)) => {
-                for held in q.rows() {
-                    if matches!(&held[k], Value::Str(h) if h == key) {
-                        f(held);
+        // Rows of a positive width: scanned run by run, one flat slice each.
+        Some(q) if q.arity() > 0 => {
+            let w = q.arity();
+            match probe {
+                // The common case, a string key, compared without a call per row.
+                Some((Value::Str(key), k)) => {
+                    for run in q.runs() {
+                        for held in run.chunks_exact(w) {
+                            if matches!(&held[k], Value::Str(h) if h == key) {
+                                f(held);
+                            }
+                        }
+                    }
+                }
+                _ => {
+                    for run in q.runs() {
+                        for held in run.chunks_exact(w) {
+                            consider(held);
+                        }
                     }
                 }
             }
-            _ => {
-                for held in q.rows() {
-                    consider(held);
-                }
+        }
+        Some(q) => {
+            for held in q.rows() {
+                consider(held);
             }
-        },
+        }
         None => match j.sides[other].input.source {
             InputSource::Window(w) => {
                 env.windows[w as usize].visit_held(&mut |_, held| consider(held))
@@ -396,7 +409,7 @@ impl LeafOutput {
     }
 
     #[inline]
-    fn read(&self, pair: &[&[Value]; 2]) -> Value {
+    pub(super) fn read(&self, pair: &[&[Value]; 2]) -> Value {
         match self {
             LeafOutput::Attr(s, i) => pair[*s].get(*i).cloned().unwrap_or_default(),
             LeafOutput::Const(v) => v.clone(),

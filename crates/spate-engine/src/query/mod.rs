@@ -66,8 +66,11 @@ pub struct QueryRuntime {
 #[derive(Debug, Default)]
 struct SideState {
     stages: Vec<StageState>,
-    /// Output rows of stages that materialise (stream functions, windows), reused.
-    bufs: Vec<Chunk>,
+    /// Output rows of stages that materialise (stream functions, windows), reused; boxed so
+    /// taking one out while it is read costs a pointer.
+    bufs: Vec<Option<Box<Chunk>>>,
+    /// Row width of each stage's output.
+    arities: Vec<usize>,
     /// Selection vectors per stage level, reused.
     sels: Vec<Vec<u32>>,
 }
@@ -81,6 +84,7 @@ impl SideState {
     ) -> SideState {
         let mut stages = Vec::with_capacity(input.stages.len());
         let mut bufs = Vec::with_capacity(input.stages.len());
+        let mut arities = Vec::with_capacity(input.stages.len());
         let mut arity = input.arity;
         for (k, s) in input.stages.iter().enumerate() {
             match s {
@@ -102,13 +106,31 @@ impl SideState {
                     });
                 }
             }
-            bufs.push(Chunk::new(arity));
+            bufs.push(Some(Box::new(Chunk::new(arity))));
+            arities.push(arity);
         }
         SideState {
             stages,
             bufs,
+            arities,
             sels: vec![Vec::new(); input.stages.len() + 1],
         }
+    }
+
+    /// The output buffer of stage `k`, taken while the stages after it read it.
+    #[inline]
+    fn take_buf(&mut self, k: usize) -> Box<Chunk> {
+        match self.bufs[k].take() {
+            Some(buf) => buf,
+            None => Box::new(Chunk::new(self.arities[k])),
+        }
+    }
+
+    /// Puts back a buffer from [`SideState::take_buf`], emptied.
+    #[inline]
+    fn put_buf(&mut self, k: usize, mut buf: Box<Chunk>) {
+        buf.clear();
+        self.bufs[k] = Some(buf);
     }
 
     /// The window of this side (joins look into it).
@@ -133,8 +155,8 @@ const RATE_STAGE: u16 = u16::MAX;
 struct QueryState {
     sides: Vec<SideState>,
     selector: Selector,
-    /// The query's output.
-    out: Chunk,
+    /// The query's output (boxed: the runtime swaps it out to deliver it).
+    out: Box<Chunk>,
     /// `output ... every ...`: the limiter, its timer, and the selector's output it reads.
     rate: Option<(Box<dyn RateLimiter>, Option<TimerId>, Chunk)>,
     /// Joined rows (or pattern matches) handed to the selector.
@@ -149,7 +171,9 @@ struct QueryState {
     leaf_outputs: Option<Box<[join::LeafOutput]>>,
     error: Option<String>,
     /// Partial matches of a pattern or sequence, with the matches completed by the last call.
-    pattern: Option<(crate::pattern::PatternState, Vec<u32>)>,
+    /// (Boxed: taken out and put back around every event.)
+    #[allow(clippy::type_complexity)]
+    pattern: Option<Box<(crate::pattern::PatternState, Vec<u32>)>>,
 }
 
 impl QueryRuntime {
@@ -203,7 +227,7 @@ impl QueryRuntime {
         let state = QueryState {
             sides,
             selector: Selector::new(&q.selector),
-            out: Chunk::new(q.selector.outputs.len()),
+            out: Box::new(Chunk::new(q.selector.outputs.len())),
             rate,
             joined: Chunk::new(joined_arity),
             ordinal: Vec::new(),
@@ -226,7 +250,7 @@ impl QueryRuntime {
     }
 
     /// The output of the last call (possibly several chunks); the runtime takes and returns it.
-    pub fn out_mut(&mut self) -> &mut Chunk {
+    pub fn out_mut(&mut self) -> &mut Box<Chunk> {
         &mut self.state.out
     }
 
@@ -295,7 +319,7 @@ impl QueryRuntime {
             return self.take_error();
         }
         let (side, k) = (stage as usize / 1024, stage as usize % 1024);
-        let mut buf = std::mem::take(&mut st.sides[side].bufs[k]);
+        let mut buf = st.sides[side].take_buf(k);
         buf.clear();
         if let StageState::Window { processor, timer } = &mut st.sides[side].stages[k] {
             let mut cx = WindowCtx {
@@ -306,8 +330,7 @@ impl QueryRuntime {
             processor.on_timer(due, &mut buf, &mut cx);
         }
         st.continue_after(q, side, k, &buf, now, scheduler, env);
-        buf.clear();
-        st.sides[side].bufs[k] = buf;
+        st.sides[side].put_buf(k, buf);
         self.take_error()
     }
 
@@ -343,7 +366,7 @@ impl QueryRuntime {
                 }
             }
         }
-        if let Some((pattern, _)) = &self.state.pattern {
+        if let Some((pattern, _)) = self.state.pattern.as_deref() {
             w.section(|w| pattern.snapshot(w));
         }
         w.section(|w| self.state.selector.snapshot(w));
@@ -362,7 +385,7 @@ impl QueryRuntime {
                 }
             }
         }
-        if let Some((pattern, _)) = &mut self.state.pattern {
+        if let Some((pattern, _)) = self.state.pattern.as_deref_mut() {
             let mut sec = r.section()?;
             pattern.restore(&mut sec)?;
             sec.finish()?;
@@ -414,6 +437,11 @@ impl QueryState {
                 continue;
             }
             let dst = self.out.begin_row(input.ts(i), kind);
+            if let Some(leaves) = &self.leaf_outputs {
+                // Plain reads and constants: copied, no evaluation, no error possible.
+                dst.extend(leaves.iter().map(|l| l.read(&[rows[0], &[]])));
+                continue;
+            }
             for e in &q.selector.outputs {
                 dst.push(e.eval(&mut ecx));
             }
@@ -493,7 +521,7 @@ impl QueryState {
                 }
             }
             StagePlan::Function { function, .. } => {
-                let mut buf = std::mem::take(&mut self.sides[side].bufs[k]);
+                let mut buf = self.sides[side].take_buf(k);
                 buf.clear();
                 buf.batch = input.batch;
                 let mut extra = Vec::new();
@@ -518,15 +546,23 @@ impl QueryState {
                     next.clear();
                     next.extend(0..buf.len() as u32);
                     if !next.is_empty() {
-                        self.run(q, side, k + 1, buf.as_ref(), &mut next, now, scheduler, env);
+                        self.run(
+                            q,
+                            side,
+                            k + 1,
+                            Chunk::as_ref(&buf),
+                            &mut next,
+                            now,
+                            scheduler,
+                            env,
+                        );
                     }
                     self.sides[side].sels[k + 1] = next;
                 }
-                buf.clear();
-                self.sides[side].bufs[k] = buf;
+                self.sides[side].put_buf(k, buf);
             }
             StagePlan::Window { .. } => {
-                let mut buf = std::mem::take(&mut self.sides[side].bufs[k]);
+                let mut buf = self.sides[side].take_buf(k);
                 buf.clear();
                 if let StageState::Window { processor, timer } = &mut self.sides[side].stages[k] {
                     let mut cx = WindowCtx {
@@ -537,8 +573,7 @@ impl QueryState {
                     processor.process(input, sel, &mut buf, &mut cx);
                 }
                 self.continue_after(q, side, k, &buf, now, scheduler, env);
-                buf.clear();
-                self.sides[side].bufs[k] = buf;
+                self.sides[side].put_buf(k, buf);
             }
         }
     }

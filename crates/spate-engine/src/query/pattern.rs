@@ -27,7 +27,7 @@ impl QueryRuntime {
         };
         state.start(p, &mut cx);
         state.release_out(&mut out);
-        self.state.pattern = Some((state, out));
+        self.state.pattern = Some(Box::new((state, out)));
     }
 }
 
@@ -73,25 +73,28 @@ impl QueryState {
         let InputPlan::Pattern(p) = &q.input else {
             return;
         };
-        let Some((mut state, mut out)) = self.pattern.take() else {
+        let Some(mut taken) = self.pattern.take() else {
             return;
         };
+        let (state, out) = &mut *taken;
         let error = {
             let mut cx = PatternCx {
                 now,
                 scheduler: &mut *scheduler,
                 tables: env.tables,
-                out: &mut out,
+                out,
                 error: None,
             };
-            step(&mut state, p, &mut cx);
+            step(state, p, &mut cx);
             cx.error
         };
-        self.select_matches(q, p, &mut state, &mut out, now, scheduler, env);
+        if !out.is_empty() {
+            self.select_matches(q, p, state, out, now, scheduler, env);
+        }
         if let Some(e) = error {
             self.error.get_or_insert(e);
         }
-        self.pattern = Some((state, out));
+        self.pattern = Some(taken);
     }
 
     /// Each completed match through the selector, in order.

@@ -498,11 +498,17 @@ impl Selector {
                 continue;
             }
             Self::project(plan, &mut self.ungrouped, &[], input, i, kind, cx, out)?;
-            if !Self::having(plan, &mut self.ungrouped, kind, cx, out, input.row(i))? {
+            if plan.having.is_some()
+                && !Self::having(plan, &mut self.ungrouped, kind, cx, out, input.row(i))?
+            {
                 out.pop();
             }
         }
-        finish_chunk(plan, out, start, true);
+        // Without ordering or paging there is nothing to finish: reset markers are only
+        // kept above when those (or `keep_resets`, which keeps them anyway) ask for them.
+        if !plan.order_by.is_empty() || plan.offset.is_some() || plan.limit.is_some() {
+            finish_chunk(plan, out, start, true);
+        }
         Ok(())
     }
 

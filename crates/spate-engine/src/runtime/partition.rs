@@ -7,13 +7,26 @@ use rustc_hash::FxHashMap;
 
 use super::{AppRuntime, Junction, OutputSink, QueryRef};
 use crate::event::{Chunk, ChunkRef};
-use crate::expr::EvalCtx;
+use crate::expr::{EvalCtx, Expr};
 use crate::plan::{AppPlan, InputPlan, InputSource, KeyPlan, QueryPlan, StreamId};
 use crate::query::{QueryRuntime, Side};
 use crate::scheduler::{OwnerKind, TimerOwner};
 use crate::snapshot::{SnapshotError, SnapshotResult, StateReader, StateWriter};
 use crate::table::java_hash;
 use crate::value::Value;
+
+/// Writes the text of a non-null key value (Java's `String.valueOf`) into `buf`.
+fn key_text(v: &Value, buf: &mut String) {
+    use std::fmt::Write;
+    buf.clear();
+    match v {
+        Value::Str(s) => buf.push_str(s),
+        // Writing into a `String` cannot fail.
+        Value::Int(v) => write!(buf, "{v}").unwrap_or_default(),
+        Value::Long(v) => write!(buf, "{v}").unwrap_or_default(),
+        v => buf.push_str(&v.to_java_string()),
+    }
+}
 
 /// The running instances of one partition.
 pub(super) struct PartitionRt {
@@ -24,6 +37,9 @@ pub(super) struct PartitionRt {
     by_key: FxHashMap<String, usize>,
     /// With `@purge`: the app time of the next purge, once the clock has moved.
     purge_next: Option<i64>,
+    /// Instances by key value, in front of `by_key`: equal values have equal texts, so a
+    /// hit skips formatting the text (most events carry a key seen before).
+    by_value: FxHashMap<Value, u32>,
 }
 
 struct Instance {
@@ -44,6 +60,7 @@ impl PartitionRt {
             instances: Vec::new(),
             by_key: FxHashMap::default(),
             purge_next: None,
+            by_value: FxHashMap::default(),
         }
     }
 }
@@ -116,15 +133,50 @@ impl AppRuntime {
         chunk: ChunkRef<'_>,
         sink: &mut dyn OutputSink,
     ) {
+        // The common case: one event, one value key, found by value without formatting it.
+        let single = match self.plan.partitions[p].keys_of(s as StreamId) {
+            None => {
+                for k in self.key_set_order(p) {
+                    self.run_receivers(Junction::Local { p, k, s }, chunk, sink);
+                }
+                return;
+            }
+            Some([KeyPlan::Value(e)]) if chunk.len() == 1 => Some(match &e.ir {
+                Expr::Attr { slot: 0, idx } => Err(*idx as usize),
+                _ => {
+                    let rows: [&[Value]; 1] = [chunk.row(0)];
+                    let mut ecx =
+                        EvalCtx::new(&rows, chunk.ts(0), self.clock).with_tables(&self.tables);
+                    Ok(e.eval(&mut ecx))
+                }
+            }),
+            Some(_) => None,
+        };
+        if let Some(key) = single {
+            let v = match &key {
+                Err(idx) => chunk.row(0).get(*idx).unwrap_or(&Value::Null),
+                Ok(v) => v,
+            };
+            if v.is_null() {
+                return;
+            }
+            let clock = self.clock;
+            let part = &mut self.partitions[p];
+            let k = match part.by_value.get(v) {
+                Some(&k) => {
+                    part.instances[k as usize].last_seen = clock;
+                    k as usize
+                }
+                None => self.instance_of_value(p, v.clone()),
+            };
+            self.run_receivers(Junction::Local { p, k, s }, chunk, sink);
+            return;
+        }
         let plan = self.plan.clone();
         let Some(keys) = plan.partitions[p].keys_of(s as StreamId) else {
-            for k in self.key_set_order(p) {
-                self.run_receivers(Junction::Local { p, k, s }, chunk, sink);
-            }
             return;
         };
         if let ([key], 1) = (keys, chunk.len()) {
-            // The common case: one event, one key.
             let mut buf = std::mem::take(&mut self.key_buf);
             if self.key_into(key, chunk, 0, &mut buf) {
                 let k = self.instance(p, &buf);
@@ -162,6 +214,17 @@ impl AppRuntime {
         }
     }
 
+    /// The instance of the (non-null) key value `v`, remembered by value.
+    #[cold]
+    fn instance_of_value(&mut self, p: usize, v: Value) -> usize {
+        let mut buf = std::mem::take(&mut self.key_buf);
+        key_text(&v, &mut buf);
+        let k = self.instance(p, &buf);
+        self.key_buf = buf;
+        self.partitions[p].by_value.insert(v, k as u32);
+        k
+    }
+
     fn key_of(&self, key: &KeyPlan, chunk: ChunkRef<'_>, i: usize) -> Option<String> {
         let mut buf = String::new();
         self.key_into(key, chunk, i, &mut buf).then_some(buf)
@@ -170,24 +233,17 @@ impl AppRuntime {
     /// Writes the key of row `i` (the value's text, or the range's label) into `buf`;
     /// false when the event has no key here.
     fn key_into(&self, key: &KeyPlan, chunk: ChunkRef<'_>, i: usize, buf: &mut String) -> bool {
-        use std::fmt::Write;
         let rows: [&[Value]; 1] = [chunk.row(i)];
         let mut ecx = EvalCtx::new(&rows, chunk.ts(i), self.clock).with_tables(&self.tables);
         buf.clear();
         match key {
-            KeyPlan::Value(e) => match e.eval(&mut ecx) {
-                Value::Null => false,
-                Value::Str(s) => {
-                    buf.push_str(&s);
+            KeyPlan::Value(e) => {
+                let v = e.eval(&mut ecx);
+                !v.is_null() && {
+                    key_text(&v, buf);
                     true
                 }
-                Value::Int(v) => write!(buf, "{v}").is_ok(),
-                Value::Long(v) => write!(buf, "{v}").is_ok(),
-                v => {
-                    buf.push_str(&v.to_java_string());
-                    true
-                }
-            },
+            }
             KeyPlan::Range(cond, label) => {
                 let hit = cond.eval_bool(&mut ecx);
                 if hit {
@@ -313,6 +369,9 @@ impl AppRuntime {
             if !alive {
                 // Its timer states are restored (empty) with the scheduler's.
                 self.kill_instance(p, k);
+                let part = &mut self.partitions[p];
+                let instances = &part.instances;
+                part.by_value.retain(|_, k| instances[*k as usize].alive);
                 continue;
             }
             for j in 0..self.partitions[p].instances[k].queries.len() {
@@ -370,6 +429,9 @@ impl AppRuntime {
                 self.kill_instance(p, k);
             }
             if !idle.is_empty() {
+                let part = &mut self.partitions[p];
+                let instances = &part.instances;
+                part.by_value.retain(|_, k| instances[*k as usize].alive);
                 let queries = &pp.queries;
                 let dead = &self.partitions[p].instances;
                 self.scheduler.clear_if(|o| {
