@@ -182,7 +182,8 @@ mod tests {
 
     #[test]
     fn reports_problems_with_line_and_column() {
-        let text = "@app:name('A')\ndefine stream Trades (a int);\nfrom Trades select b insert into Out;";
+        let text =
+            "@app:name('A')\ndefine stream Trades (a int);\nfrom Trades select b insert into Out;";
         let err = define(text, no_env).expect_err("invalid");
         assert_eq!((err.line, err.column), (3, 20), "{}", err.message);
         let text = "@app:name('A')\n@sink(type='nope')\ndefine stream S (a int);";
