@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use axum::Json;
+use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
@@ -32,8 +33,15 @@ pub struct StoreRecords {
     responses((status = 200, body = StoreRecords), (status = 400, body = super::ApiMessage), (status = 404, body = super::ApiMessage)))]
 pub async fn query(
     State(state): State<Arc<ApiState>>,
-    Json(q): Json<StoreQuery>,
+    body: Bytes,
 ) -> Result<Json<StoreRecords>, ApiError> {
+    // Any content type: curl -d sends a form type, SI's clients send JSON.
+    let q: StoreQuery = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            format!("expected {{\"appName\": …, \"query\": …}}: {e}"),
+        )
+    })?;
     let handle = state
         .manager
         .get(&q.app_name)
