@@ -14,6 +14,8 @@ pub const EVENTS_IN: &str = "spate_events_in";
 pub const EVENTS_OUT: &str = "spate_events_out";
 /// Payloads a source rejected (malformed, mistyped) or could not append (queue full).
 pub const SOURCE_ERRORS: &str = "spate_source_errors";
+/// Events a sink could not deliver (dropped after retries or with its queue full).
+pub const SINK_ERRORS: &str = "spate_sink_errors";
 /// Time to process one batch of input-log entries in an app.
 pub const PROCESSING_SECONDS: &str = "spate_processing_seconds";
 /// Time to take and store one app snapshot.
@@ -55,6 +57,7 @@ pub struct Metrics {
     pub events_in: Family<StreamLabels, Counter>,
     pub events_out: Family<StreamLabels, Counter>,
     pub source_errors: Family<StreamLabels, Counter>,
+    pub sink_errors: Family<StreamLabels, Counter>,
     pub processing_seconds: HistogramFamily,
     pub snapshot_seconds: HistogramFamily,
     pub snapshot_bytes: Family<AppLabels, Gauge>,
@@ -73,6 +76,7 @@ impl Metrics {
         let events_in = Family::<StreamLabels, Counter>::default();
         let events_out = Family::<StreamLabels, Counter>::default();
         let source_errors = Family::<StreamLabels, Counter>::default();
+        let sink_errors = Family::<StreamLabels, Counter>::default();
         let processing_seconds = HistogramFamily::new_with_constructor(latency_histogram);
         let snapshot_seconds = HistogramFamily::new_with_constructor(snapshot_histogram);
         let snapshot_bytes = Family::<AppLabels, Gauge>::default();
@@ -91,6 +95,11 @@ impl Metrics {
             SOURCE_ERRORS,
             "Payloads a source rejected or could not append",
             source_errors.clone(),
+        );
+        registry.register(
+            SINK_ERRORS,
+            "Events a sink could not deliver",
+            sink_errors.clone(),
         );
         registry.register(
             PROCESSING_SECONDS,
@@ -117,6 +126,7 @@ impl Metrics {
             events_in,
             events_out,
             source_errors,
+            sink_errors,
             processing_seconds,
             snapshot_seconds,
             snapshot_bytes,
@@ -143,6 +153,7 @@ impl Metrics {
             self.events_in.remove(&labels);
             self.events_out.remove(&labels);
             self.source_errors.remove(&labels);
+            self.sink_errors.remove(&labels);
         }
         let labels = AppLabels {
             app: app.to_string(),

@@ -6,6 +6,7 @@
 //! [`InputLog`](crate::input_log::InputLog); it acknowledges its client only once they are
 //! there. A sink receives what reaches its stream from the app task and must not block it.
 
+pub mod http_sink;
 pub mod http_source;
 pub mod in_memory;
 pub mod log_sink;
@@ -104,8 +105,11 @@ pub static SOURCES: &[&dyn SourceFactory] = &[
 ];
 
 /// Every sink kind.
-pub static SINKS: &[&dyn SinkFactory] =
-    &[&log_sink::LogSinkFactory, &in_memory::InMemorySinkFactory];
+pub static SINKS: &[&dyn SinkFactory] = &[
+    &log_sink::LogSinkFactory,
+    &in_memory::InMemorySinkFactory,
+    &http_sink::HttpSinkFactory,
+];
 
 /// The source factory for `kind`.
 pub fn source(kind: &str) -> Result<&'static dyn SourceFactory, String> {

@@ -4,6 +4,7 @@
 
 mod databases;
 mod node;
+mod receiver;
 
 use libtest_mimic::{Completion, Failed, Trial};
 use serde_json::json;
@@ -254,6 +255,54 @@ fn bad_inputs() -> Result<(), Failed> {
     Ok(())
 }
 
+/// The http sink delivers each output with its id and header, retrying a refusal; an
+/// inMemory sink chains a second app.
+fn http_and_in_memory_sinks() -> Result<(), Failed> {
+    let dir = test_dir("sinks")?;
+    let receiver = receiver::Receiver::start(1)?;
+    let port = free_port()?;
+    let node = Node::start(&dir, None)?;
+    let relay = format!(
+        "@app:name('Relay')\n\
+         @source(type='http', receiver.url='http://127.0.0.1:{port}/in')\n\
+         define stream Incoming (symbol string, volume long);\n\
+         @sink(type='inMemory', topic='big')\n\
+         define stream Big (symbol string, volume long);\n\
+         from Incoming[volume > 10] select * insert into Big;\n"
+    );
+    let publisher = format!(
+        "@app:name('Publisher')\n\
+         @source(type='inMemory', topic='big')\n\
+         define stream Big (symbol string, volume long);\n\
+         @sink(type='http', publisher.url='http://{}/out', headers=\"'X-Team:ops'\", @map(type='json'))\n\
+         define stream Out (symbol string, volume long);\n\
+         from Big select * insert into Out;\n",
+        receiver.addr
+    );
+    node.call("POST", "/siddhi-apps", &publisher)?.expect(201)?;
+    wait_active(&node, "Publisher")?;
+    node.call("POST", "/siddhi-apps", &relay)?.expect(201)?;
+    wait_active(&node, "Relay")?;
+    let source = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let events = json!([
+        {"event": {"symbol": "A", "volume": 11}},
+        {"event": {"symbol": "B", "volume": 1}},
+        {"event": {"symbol": "C", "volume": 12}}
+    ]);
+    request(source, "POST", "/in", None, &events.to_string())?.expect(200)?;
+    let got = receiver.wait_for(2)?;
+    let ids: Vec<_> = got.iter().map(|r| r.header("x-spate-event-id")).collect();
+    if ids != [Some("Publisher/Out/0"), Some("Publisher/Out/1")] {
+        return Err(format!("unexpected ids {ids:?}").into());
+    }
+    if got[0].body != r#"{"event":{"symbol":"A","volume":11}}"#
+        || got[0].header("x-team") != Some("ops")
+    {
+        return Err(format!("unexpected request {:?}", got[0]).into());
+    }
+    Ok(())
+}
+
 /// A configuration key Spate does not know stops the node with the key named.
 fn unknown_config_key() -> Result<(), Failed> {
     let dir = test_dir("config")?;
@@ -290,6 +339,7 @@ pub fn trials() -> Vec<Trial> {
         Trial::test("server::lifecycle_on_sqlite", lifecycle_on_sqlite),
         Trial::test("server::bad_inputs", bad_inputs),
         Trial::test("server::unknown_config_key", unknown_config_key),
+        Trial::test("server::http_and_in_memory_sinks", http_and_in_memory_sinks),
     ];
     for db in databases::Database::ALL {
         trials.push(Trial::ignorable_test(
