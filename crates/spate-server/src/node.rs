@@ -19,6 +19,9 @@ use crate::persistence::Persistence;
 /// SQLite in the data directory.
 pub const EMBEDDED_DEFAULT: &str = include_str!("default-deployment.yaml");
 
+/// How long shutdown waits for the final persist (a database that is away must not hang it).
+const SHUTDOWN_PERSIST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// Where the apps are read from by default.
 pub const DEFAULT_APPS_DIR: &str = "siddhi-files";
 
@@ -206,8 +209,15 @@ pub async fn run(options: NodeOptions) -> Result<(), NodeError> {
     if let Some(p) = persister {
         p.abort();
     }
-    if persistence.enabled {
-        manager.persist_all(true).await;
+    if persistence.enabled
+        && tokio::time::timeout(SHUTDOWN_PERSIST_TIMEOUT, manager.persist_all(true))
+            .await
+            .is_err()
+    {
+        tracing::error!(
+            "Persisting at shutdown did not finish in {} s; the last persisted state remains.",
+            SHUTDOWN_PERSIST_TIMEOUT.as_secs()
+        );
     }
     manager.stop_all().await;
     stop_tx.send_replace(true);

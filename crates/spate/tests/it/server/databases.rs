@@ -7,7 +7,8 @@ use std::time::Duration;
 use libtest_mimic::{Completion, Failed};
 use serde_json::json;
 
-use super::node::{Node, free_port, test_dir};
+use super::node::{Node, free_port, request, test_dir};
+use super::proxy::FaultProxy;
 use super::{TOTALS, deploy_counter, send, trade, wait_active};
 
 /// Set to `1` to turn a missing database into a test failure instead of a skip.
@@ -36,12 +37,23 @@ impl Database {
         }
     }
 
-    /// The datasource as a `deployment.yaml` writes it.
-    fn datasource(self) -> (&'static str, &'static str) {
-        match self {
-            Database::MariaDb => ("jdbc:mysql://127.0.0.1:3306/test", "root"),
-            Database::Postgres => ("jdbc:postgresql://127.0.0.1:5432/postgres", "postgres"),
-        }
+    /// A `deployment.yaml` persisting every second to this database reached on `port`, in a
+    /// table of its own.
+    fn config(self, port: u16) -> Result<String, Failed> {
+        let (url, user) = match self {
+            Database::MariaDb => (format!("jdbc:mysql://127.0.0.1:{port}/test"), "root"),
+            Database::Postgres => (
+                format!("jdbc:postgresql://127.0.0.1:{port}/postgres"),
+                "postgres",
+            ),
+        };
+        let table = format!("SPATE_IT_{}_{}", std::process::id(), free_port()?);
+        Ok(format!(
+            "wso2.carbon:\n  id: it-{name}\n\
+             wso2.datasources:\n  dataSources:\n    - name: STATE_DB\n      definition:\n        type: RDBMS\n        configuration:\n          jdbcUrl: '{url}'\n          username: {user}\n          password: ''\n          connectionTimeout: 1000\n\
+             state.persistence:\n  enabled: true\n  intervalInSec: 1\n  revisionsToKeep: 2\n  persistenceStore: org.wso2.carbon.streaming.integrator.core.persistence.DBPersistenceStore\n  config:\n    datasource: STATE_DB\n    table: {table}\n",
+            name = self.name()
+        ))
     }
 
     /// `None` to run; `Some(skip)` when unreachable; an error when unreachable but required.
@@ -64,14 +76,7 @@ impl Database {
 /// State persisted on schedule to the database survives `kill -9`.
 pub fn persistence_survives_restart(db: Database) -> Result<(), Failed> {
     let dir = test_dir(db.name())?;
-    let (url, user) = db.datasource();
-    let table = format!("SPATE_IT_{}_{}", std::process::id(), free_port()?);
-    let config = format!(
-        "wso2.carbon:\n  id: it-{name}\n\
-         wso2.datasources:\n  dataSources:\n    - name: STATE_DB\n      definition:\n        type: RDBMS\n        configuration:\n          jdbcUrl: '{url}'\n          username: {user}\n          password: ''\n\
-         state.persistence:\n  enabled: true\n  intervalInSec: 1\n  revisionsToKeep: 2\n  persistenceStore: org.wso2.carbon.streaming.integrator.core.persistence.DBPersistenceStore\n  config:\n    datasource: STATE_DB\n    table: {table}\n",
-        name = db.name()
-    );
+    let config = db.config(db.port())?;
     let port = free_port()?;
     let node = Node::start(&dir, Some(&config))?;
     deploy_counter(&node, port)?;
@@ -103,5 +108,76 @@ pub fn persistence_survives_restart(db: Database) -> Result<(), Failed> {
     if !status.success() {
         return Err(format!("unclean shutdown ({status}):\n{output}").into());
     }
+    super::node::remove_dir(&dir)
+}
+
+const PERSISTED: &str = "Siddhi apps persisted successfully";
+const PERSIST_FAILED: &str = "Persisting the app's state failed";
+
+/// Waits until `text` appears once more than it does now.
+fn wait_for_another(node: &Node, text: &str) -> Result<(), Failed> {
+    let seen = node.output().matches(text).count();
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    while node.output().matches(text).count() <= seen {
+        if std::time::Instant::now() > deadline {
+            return Err(format!("no new `{text}`:\n{}", node.output()).into());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
     Ok(())
+}
+
+/// The database goes away mid-run: events keep flowing, snapshots fail loudly (ERROR, metric,
+/// 503 on backup) and succeed again when it is back. Then a node starting while the database
+/// is away waits to restore before taking events (503), and catches up when it returns.
+pub fn outages(db: Database) -> Result<(), Failed> {
+    let dir = test_dir(&format!("{}-outage", db.name()))?;
+    let proxy = FaultProxy::start(SocketAddr::from(([127, 0, 0, 1], db.port())))?;
+    let config = db.config(proxy.port)?;
+    let port = free_port()?;
+    let node = Node::start(&dir, Some(&config))?;
+    deploy_counter(&node, port)?;
+    send(port, &format!("[{},{}]", trade(1), trade(2)))?;
+    node.wait_for_records("Counter", TOTALS, &json!([["IBM", 2, 3]]))?;
+    wait_for_another(&node, PERSISTED)?;
+
+    proxy.cut();
+    send(port, &format!("[{},{}]", trade(3), trade(4)))?;
+    node.wait_for_records("Counter", TOTALS, &json!([["IBM", 4, 10]]))?;
+    wait_for_another(&node, PERSIST_FAILED)?;
+    let backup = node.call("POST", "/siddhi-apps/Counter/backup", "")?;
+    if backup.status != 503 && backup.status != 500 {
+        return Err(format!(
+            "backup with the database away: {} {}",
+            backup.status, backup.body
+        )
+        .into());
+    }
+    let metrics = node.call("GET", "/metrics", "")?.expect(200)?.body;
+    if !metrics.contains("spate_snapshot_failures_total{app=\"Counter\"}") {
+        return Err(format!("no snapshot failure metric:\n{metrics}").into());
+    }
+    proxy.restore();
+    wait_for_another(&node, PERSISTED)?;
+    node.kill()?;
+
+    proxy.cut();
+    let node = Node::start(&dir, Some(&config))?;
+    std::thread::sleep(Duration::from_millis(300));
+    let status = node
+        .call("GET", "/siddhi-apps/Counter/status", "")?
+        .expect(200)?
+        .json()?;
+    if status["status"] != "starting" {
+        return Err(format!("expected the app to wait for the database: {status}").into());
+    }
+    let source = SocketAddr::from(([127, 0, 0, 1], port));
+    request(source, "POST", "/trades", None, &trade(5))?.expect(503)?;
+    proxy.restore();
+    wait_active(&node, "Counter")?;
+    node.wait_for_records("Counter", TOTALS, &json!([["IBM", 4, 10]]))?;
+    send(port, &trade(5))?;
+    node.wait_for_records("Counter", TOTALS, &json!([["IBM", 5, 15]]))?;
+    drop(node);
+    super::node::remove_dir(&dir)
 }

@@ -4,6 +4,7 @@
 
 mod databases;
 mod node;
+mod proxy;
 mod receiver;
 
 use libtest_mimic::{Completion, Failed, Trial};
@@ -131,7 +132,8 @@ fn lifecycle_on_sqlite() -> Result<(), Failed> {
     if dir.join("apps/Counter.siddhi").exists() {
         return Err("the app file was not deleted".into());
     }
-    Ok(())
+    drop(node);
+    node::remove_dir(&dir)
 }
 
 /// Every bad input gets its status and a precise message, and the node keeps working.
@@ -252,7 +254,8 @@ fn bad_inputs() -> Result<(), Failed> {
     if !answer.body.contains("Nope") {
         return Err(format!("imprecise query error: {}", answer.body).into());
     }
-    Ok(())
+    drop(node);
+    node::remove_dir(&dir)
 }
 
 /// The http sink delivers each output with its id and header, retrying a refusal; an
@@ -300,7 +303,8 @@ fn http_and_in_memory_sinks() -> Result<(), Failed> {
     {
         return Err(format!("unexpected request {:?}", got[0]).into());
     }
-    Ok(())
+    drop(node);
+    node::remove_dir(&dir)
 }
 
 /// A configuration key Spate does not know stops the node with the key named.
@@ -323,7 +327,7 @@ fn unknown_config_key() -> Result<(), Failed> {
     if out.status.code() != Some(2) || !stderr.contains("state.persistence.intervalInMinutes") {
         return Err(format!("exit {:?}, stderr:\n{stderr}", out.status.code()).into());
     }
-    Ok(())
+    node::remove_dir(&dir)
 }
 
 fn assert_eq_json(got: &serde_json::Value, want: &serde_json::Value) -> Result<(), Failed> {
@@ -347,6 +351,13 @@ pub fn trials() -> Vec<Trial> {
             move || match db.check()? {
                 Some(skip) => Ok(skip),
                 None => databases::persistence_survives_restart(db).map(|()| Completion::Completed),
+            },
+        ));
+        trials.push(Trial::ignorable_test(
+            format!("server::database_outages_on_{}", db.name()),
+            move || match db.check()? {
+                Some(skip) => Ok(skip),
+                None => databases::outages(db).map(|()| Completion::Completed),
             },
         ));
     }

@@ -28,6 +28,11 @@ pub fn test_dir(name: &str) -> Result<PathBuf, Failed> {
     Ok(dir)
 }
 
+/// Removes a test's directory once it passed (a failed test keeps it for a look).
+pub fn remove_dir(dir: &Path) -> Result<(), Failed> {
+    std::fs::remove_dir_all(dir).map_err(|e| format!("cannot remove {}: {e}", dir.display()).into())
+}
+
 /// An HTTP answer.
 #[derive(Debug)]
 pub struct Answer {
