@@ -222,17 +222,19 @@ impl AppManager {
         source: DeploySource,
     ) -> Result<(Arc<AppHandle>, bool), DeployError> {
         let def = Arc::new(definition::define(text, |v| std::env::var(v).ok())?);
-        let mut replaced = false;
-        if let DeploySource::Rest { replace: true } = source
-            && self.get(&def.name).is_some()
-        {
-            self.undeploy(&def.name, false).await;
-            replaced = true;
-        }
-        let file = match &source {
+        let mut file = match &source {
             DeploySource::File(path) => Some(path.clone()),
             DeploySource::Rest { .. } => Some(self.apps_dir.join(format!("{}.siddhi", def.name))),
         };
+        let mut replaced = false;
+        if let DeploySource::Rest { replace: true } = source
+            && let Some(old) = self.get(&def.name)
+        {
+            // The new text goes where the old one was, so a restart deploys it once.
+            file = old.file.clone().or(file);
+            self.undeploy(&def.name, false).await;
+            replaced = true;
+        }
         let handle = {
             let mut apps = self.lock();
             if apps.contains_key(&def.name) {

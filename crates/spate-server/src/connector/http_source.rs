@@ -149,7 +149,8 @@ type Routes = Arc<RwLock<HashMap<String, Arc<Endpoint>>>>;
 struct Listener {
     routes: Routes,
     local: SocketAddr,
-    task: JoinHandle<()>,
+    /// Runs until the node exits.
+    _task: JoinHandle<()>,
 }
 
 /// The HTTP listeners of all `http` sources, one per address.
@@ -164,8 +165,7 @@ impl std::fmt::Debug for HttpListeners {
     }
 }
 
-/// A registered path; dropping it unregisters the path (and closes the port when it was the
-/// last one).
+/// A registered path; dropping it unregisters the path.
 pub struct HttpRoute {
     listeners: Arc<HttpListeners>,
     bind: SocketAddr,
@@ -176,20 +176,15 @@ pub struct HttpRoute {
 
 impl Drop for HttpRoute {
     fn drop(&mut self) {
-        let mut listeners = self.listeners.lock();
-        let Some(listener) = listeners.get(&self.bind) else {
-            return;
-        };
-        let empty = {
+        // The listener stays (answering 404 on paths nobody serves): closing it is
+        // asynchronous, and an app redeployed at once must be able to take the port again.
+        let listeners = self.listeners.lock();
+        if let Some(listener) = listeners.get(&self.bind) {
             let mut routes = listener
                 .routes
                 .write()
                 .unwrap_or_else(PoisonError::into_inner);
             routes.remove(&self.path);
-            routes.is_empty()
-        };
-        if empty && let Some(listener) = listeners.remove(&self.bind) {
-            listener.task.abort();
         }
     }
 }
@@ -253,7 +248,7 @@ fn start_listener(bind: SocketAddr) -> Result<Listener, String> {
     Ok(Listener {
         routes,
         local,
-        task,
+        _task: task,
     })
 }
 
