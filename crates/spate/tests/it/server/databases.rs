@@ -181,3 +181,34 @@ pub fn outages(db: Database) -> Result<(), Failed> {
     drop(node);
     super::node::remove_dir(&dir)
 }
+
+/// WSO2's shipped `deployment.yaml` with the minimum-HA edits, unchanged, its datasources
+/// pointed at the local MariaDB through `SPATE__...` environment overrides, starts a node that
+/// persists to it.
+pub fn seed_deployment_yaml_on_mariadb() -> Result<(), Failed> {
+    let seed = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../spate-server/tests/data/wso2-si-deployment-ha.yaml"
+    );
+    let config = std::fs::read_to_string(seed)?;
+    let dir = test_dir("seed")?;
+    let url = "jdbc:mysql://127.0.0.1:3306/test";
+    let env = [
+        ("SPATE__WSO2_DATASOURCES__PERSISTENCE_DB__JDBC_URL", url),
+        ("SPATE__WSO2_DATASOURCES__PERSISTENCE_DB__PASSWORD", ""),
+        ("SPATE__WSO2_DATASOURCES__WSO2_CLUSTER_DB__JDBC_URL", url),
+        ("SPATE__WSO2_DATASOURCES__WSO2_CLUSTER_DB__PASSWORD", ""),
+    ];
+    let node = Node::start_with_env(&dir, Some(&config), &env)?;
+    let port = free_port()?;
+    deploy_counter(&node, port)?;
+    send(port, &trade(2))?;
+    node.wait_for_records("Counter", TOTALS, &json!([["IBM", 1, 2]]))?;
+    node.call("POST", "/siddhi-apps/Counter/backup", "")?
+        .expect(201)?;
+    let (status, output) = node.terminate()?;
+    if !status.success() || !output.contains(PERSISTED) || !output.contains("wso2-si-1") {
+        return Err(format!("unexpected run ({status}):\n{output}").into());
+    }
+    super::node::remove_dir(&dir)
+}

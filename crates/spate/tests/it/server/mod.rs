@@ -345,6 +345,13 @@ pub fn trials() -> Vec<Trial> {
         Trial::test("server::unknown_config_key", unknown_config_key),
         Trial::test("server::http_and_in_memory_sinks", http_and_in_memory_sinks),
     ];
+    trials.push(Trial::ignorable_test(
+        "server::seed_deployment_yaml_on_mariadb",
+        || match databases::Database::MariaDb.check()? {
+            Some(skip) => Ok(skip),
+            None => databases::seed_deployment_yaml_on_mariadb().map(|()| Completion::Completed),
+        },
+    ));
     for db in databases::Database::ALL {
         trials.push(Trial::ignorable_test(
             format!("server::persistence_on_{}", db.name()),

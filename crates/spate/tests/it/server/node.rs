@@ -110,6 +110,15 @@ impl Node {
     /// Starts a node whose data and apps live in `dir` (kept across restarts), with an optional
     /// `deployment.yaml`, and waits until its REST API answers.
     pub fn start(dir: &Path, config: Option<&str>) -> Result<Node, Failed> {
+        Node::start_with_env(dir, config, &[])
+    }
+
+    /// [`Node::start`] with extra environment variables.
+    pub fn start_with_env(
+        dir: &Path,
+        config: Option<&str>,
+        env: &[(&str, &str)],
+    ) -> Result<Node, Failed> {
         let api = SocketAddr::from(([127, 0, 0, 1], free_port()?));
         let runs = std::fs::read_dir(dir)?.count();
         let log = dir.join(format!("stdout-{runs}.log"));
@@ -124,6 +133,7 @@ impl Node {
             .arg(dir.join("apps"))
             .env("RUST_LOG", "info")
             .env("SPATE_TEST_PREFIX", "FromEnv")
+            .envs(env.iter().copied())
             .stdout(Stdio::from(std::fs::File::create(&log)?))
             .stderr(Stdio::from(std::fs::File::create(
                 dir.join(format!("stderr-{runs}.log")),
