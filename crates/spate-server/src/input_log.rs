@@ -25,6 +25,8 @@ use spate_engine::plan::StreamId;
 use spate_engine::value::Value;
 use tokio::sync::mpsc;
 
+use crate::input_journal::Journal;
+
 /// Batches the log holds before appends fail with [`AppendError::Full`].
 pub const DEFAULT_CAPACITY: usize = 4096;
 
@@ -63,6 +65,9 @@ pub enum AppendError {
     /// The app has stopped.
     #[error("the app has stopped")]
     Closed,
+    /// The input journal could not be written (the disk is full or failing).
+    #[error("the app's input journal cannot be written; retry later")]
+    Journal,
 }
 
 /// What an accepted append covers.
@@ -80,6 +85,8 @@ struct Cursor {
     next_seq: u64,
     /// The last timestamp given (timestamps never go backwards).
     last_ts: i64,
+    /// Where entries are written before they are acknowledged, when the journal is on.
+    journal: Option<Journal>,
 }
 
 /// The writing side of an app's input log.
@@ -118,11 +125,17 @@ pub fn now_millis() -> i64 {
 impl InputLog {
     /// A closed log holding at most `capacity` batches, and its reader.
     pub fn new(capacity: usize) -> (InputLog, LogReader) {
+        InputLog::with_journal(capacity, None)
+    }
+
+    /// [`InputLog::new`], writing every entry to `journal` before acknowledging it.
+    pub fn with_journal(capacity: usize, journal: Option<Journal>) -> (InputLog, LogReader) {
         let (tx, rx) = mpsc::channel(capacity.max(1));
         let log = InputLog {
             cursor: Mutex::new(Cursor {
                 next_seq: 1,
                 last_ts: i64::MIN,
+                journal,
             }),
             tx,
             open: AtomicBool::new(false),
@@ -136,8 +149,44 @@ impl InputLog {
         let mut cursor = self.lock();
         cursor.next_seq = cursor.next_seq.max(next_seq);
         cursor.last_ts = cursor.last_ts.max(min_ts);
+        let first = cursor.next_seq;
+        if let Some(journal) = cursor.journal.as_mut()
+            && let Err(e) = journal.start(first)
+        {
+            // Events cannot be acknowledged durably: refuse them rather than lose them.
+            tracing::error!(error = %e, "Cannot start the input journal; sources answer 503 until it can be written.");
+        }
         drop(cursor);
         self.open.store(true, Ordering::Release);
+    }
+
+    /// The journal's entries after `after` (to replay on start); none without a journal.
+    pub fn journal_after(&self, after: u64) -> std::io::Result<Vec<Entry>> {
+        match self.lock().journal.as_ref() {
+            Some(journal) => journal.read_after(after),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    /// Drops journal segments a stored snapshot covering `covered_seq` makes unnecessary.
+    pub fn trim_journal(&self, covered_seq: u64) {
+        let mut cursor = self.lock();
+        let next = cursor.next_seq;
+        if let Some(journal) = cursor.journal.as_mut()
+            && let Err(e) = journal.trim(covered_seq, next)
+        {
+            tracing::warn!(error = %e, "Cannot trim the input journal; it is retried after the next persist.");
+        }
+    }
+
+    /// Deletes the journal (the app is undeployed).
+    pub fn remove_journal(&self) {
+        let journal = self.lock().journal.take();
+        if let Some(journal) = journal
+            && let Err(e) = journal.remove()
+        {
+            tracing::warn!(error = %e, "Cannot delete the input journal.");
+        }
     }
 
     /// Closes the log to sources (shutdown); entries already appended stay.
@@ -209,6 +258,12 @@ impl InputLog {
         let ts = now_millis().max(cursor.last_ts);
         let first_seq = cursor.next_seq;
         let (batch, count) = build(first_seq, ts);
+        if let Some(journal) = cursor.journal.as_mut()
+            && let Err(e) = journal.write(&batch)
+        {
+            tracing::error!(error = %e, "Cannot write the input journal; the events are refused.");
+            return Err(AppendError::Journal);
+        }
         cursor.next_seq += count;
         cursor.last_ts = ts;
         permit.send(batch);

@@ -22,6 +22,9 @@ pub const EMBEDDED_DEFAULT: &str = include_str!("default-deployment.yaml");
 /// How long shutdown waits for the final persist (a database that is away must not hang it).
 const SHUTDOWN_PERSIST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
+/// The input journal's directory in the data directory.
+pub const INPUT_JOURNAL_DIR: &str = "input-log";
+
 /// Where the apps are read from by default.
 pub const DEFAULT_APPS_DIR: &str = "siddhi-files";
 
@@ -147,10 +150,22 @@ pub async fn run(options: NodeOptions) -> Result<(), NodeError> {
         users: users.clone(),
         metrics: metrics.clone(),
     });
+    let journal_root = match (config.spate.input_log, persistence.enabled) {
+        (true, true) => Some(data_dir.join(INPUT_JOURNAL_DIR)),
+        (true, false) => {
+            tracing::warn!(
+                key = "spate.inputLog.enabled",
+                "The input journal needs state.persistence enabled (snapshots trim it); it is off."
+            );
+            None
+        }
+        (false, _) => None,
+    };
     let manager = Arc::new(AppManager::new(
         services,
         persistence.clone(),
         apps_dir.clone(),
+        journal_root,
     ));
 
     let bind = config.api_bind();

@@ -214,6 +214,12 @@ pub async fn restore(
         )
     })?;
     tracing::info!(app, %revision, "App state restored.");
+    // Saved at once, so a restart (or the journal's replay) starts from the restored state.
+    if persistence.enabled
+        && let Err(e) = state.manager.persist(&handle, false).await
+    {
+        tracing::error!(app, error = %e, "The restored state could not be persisted; a restart may return to the state before the restore.");
+    }
     Ok(Json(ApiMessage::success(
         StatusCode::OK,
         format!("State of app `{app}` restored to revision {revision}"),

@@ -21,6 +21,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use crate::connector::{self, Services, SinkContext, SourceContext, SourceGuard};
+use crate::input_journal::{self, Journal};
 use crate::input_log::{self, InputLog};
 use crate::metrics::{app_labels, stream_labels};
 use crate::persistence::{PersistError, Persistence};
@@ -146,19 +147,25 @@ pub struct AppManager {
     services: Arc<Services>,
     persistence: Arc<Persistence>,
     apps_dir: PathBuf,
+    /// Where apps' input journals live, when the journal is on.
+    journal_root: Option<PathBuf>,
 }
 
 impl AppManager {
+    /// A manager deploying into `apps_dir`; with `journal_root`, every app's input log is
+    /// journaled there.
     pub fn new(
         services: Arc<Services>,
         persistence: Arc<Persistence>,
         apps_dir: PathBuf,
+        journal_root: Option<PathBuf>,
     ) -> AppManager {
         AppManager {
             apps: Mutex::default(),
             services,
             persistence,
             apps_dir,
+            journal_root,
         }
     }
 
@@ -267,7 +274,14 @@ impl AppManager {
             app: app.to_string(),
             message,
         };
-        let (log, reader) = InputLog::new(input_log::DEFAULT_CAPACITY);
+        let journal = match &self.journal_root {
+            Some(root) => Some(
+                Journal::open(input_journal::app_dir(root, app))
+                    .map_err(|e| fail(format!("cannot open the input journal: {e}")))?,
+            ),
+            None => None,
+        };
+        let (log, reader) = InputLog::with_journal(input_log::DEFAULT_CAPACITY, journal);
         let log = Arc::new(log);
         let mut outputs = Outputs::new(&def);
         for a in &def.sinks {
@@ -350,6 +364,22 @@ impl AppManager {
                 tracing::error!(app = name, error = %e, "The saved state does not fit the app; it starts with an empty state.");
                 task.begin(None).ok();
             }
+            match log.journal_after(task.applied_seq) {
+                Ok(entries) if !entries.is_empty() => {
+                    let count = entries.len();
+                    task.apply(entries);
+                    tracing::info!(
+                        app = name,
+                        entries = count,
+                        applied_seq = task.applied_seq,
+                        "Replayed the input journal."
+                    );
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::error!(app = name, error = %e, "Cannot read the input journal; acknowledged events after the last snapshot are lost.")
+                }
+            }
             log.open_at(task.applied_seq + 1, task.runtime.clock());
             status.store(AppStatus::Active as u8, Ordering::Release);
             let ticker = tokio::spawn(tick(log.clone()));
@@ -366,6 +396,7 @@ impl AppManager {
             return false;
         };
         stop(&handle).await;
+        handle.log.remove_journal();
         let streams: Vec<String> = handle
             .def
             .plan
@@ -395,9 +426,12 @@ impl AppManager {
         let state = handle.snapshot(drain).await.ok_or_else(|| {
             PersistError::NotFound(format!("app `{}` has stopped", handle.def.name))
         })?;
-        self.persistence
+        let revision = self
+            .persistence
             .save(&handle.def.name, &state, started)
-            .await
+            .await?;
+        handle.log.trim_journal(state.covered_seq);
+        Ok(revision)
     }
 
     /// Persists every active app; logs one line for the lot. Returns whether all succeeded.

@@ -201,7 +201,8 @@ impl AppTask {
         }
     }
 
-    fn apply(&mut self, batch: Vec<Entry>) {
+    /// Applies entries in order, skipping those the state already holds.
+    pub fn apply(&mut self, batch: Vec<Entry>) {
         let started = Instant::now();
         for entry in batch {
             let (seq, now) = match &entry {

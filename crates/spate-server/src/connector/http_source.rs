@@ -308,7 +308,9 @@ async fn receive(
         Err(e) => {
             endpoint.errors.inc();
             let status = match e {
-                AppendError::Full | AppendError::NotReady => StatusCode::SERVICE_UNAVAILABLE,
+                AppendError::Full | AppendError::NotReady | AppendError::Journal => {
+                    StatusCode::SERVICE_UNAVAILABLE
+                }
                 AppendError::Closed => StatusCode::GONE,
             };
             error(status, e.to_string())

@@ -193,7 +193,10 @@ pub fn seed_deployment_yaml_on_mariadb() -> Result<(), Failed> {
     let config = std::fs::read_to_string(seed)?;
     let dir = test_dir("seed")?;
     let url = "jdbc:mysql://127.0.0.1:3306/test";
+    // A table of its own, so runs do not see each other's revisions.
+    let table = format!("SPATE_IT_{}_{}", std::process::id(), free_port()?);
     let env = [
+        ("SPATE__STATE_PERSISTENCE__CONFIG__TABLE", table.as_str()),
         ("SPATE__WSO2_DATASOURCES__PERSISTENCE_DB__JDBC_URL", url),
         ("SPATE__WSO2_DATASOURCES__PERSISTENCE_DB__PASSWORD", ""),
         ("SPATE__WSO2_DATASOURCES__WSO2_CLUSTER_DB__JDBC_URL", url),
