@@ -1,11 +1,13 @@
 //! The `spate` command line.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use spate::{bench, check, replay};
+use spate::{bench, check, replay, server};
+use spate_server::node::NodeOptions;
 
 /// Spate: a Siddhi-compatible streaming integrator.
 #[derive(Parser)]
@@ -46,6 +48,35 @@ enum Command {
     },
     /// Validate an app: print every problem with line:column and a caret; exit 1 if invalid.
     Check { app: PathBuf },
+    /// Run a node: deploy the apps of a directory, serve the REST API (WSO2 Streaming
+    /// Integrator's paths) and the apps' sources, persist app state, until SIGTERM/SIGINT.
+    ///
+    /// Without --config it runs standalone on the embedded default: app state persisted every
+    /// minute (and on shutdown) to SQLite in the data directory, REST API on 0.0.0.0:9090,
+    /// apps from ./siddhi-files. A generated password for the REST user `admin` is printed on
+    /// the first start and kept in the data directory. `${VAR}` in apps is filled from the
+    /// environment; `SPATE__SECTION__KEY` variables override deployment.yaml keys. Logs go to
+    /// stdout; RUST_LOG sets the level (default info).
+    Server {
+        /// WSO2 SI's deployment.yaml (wso2.carbon, wso2.datasources, state.persistence,
+        /// cluster.config, deployment.config, and Spate's own `spate` section).
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// Directory of *.siddhi apps to deploy at start; apps deployed over REST are saved
+        /// there too.
+        #[arg(long = "apps", value_name = "DIR", default_value = "siddhi-files")]
+        apps: PathBuf,
+        /// This node's id (overrides wso2.carbon.id).
+        #[arg(long, value_name = "ID")]
+        node_id: Option<String>,
+        /// Address of the REST API (overrides spate.api.bind; default 0.0.0.0:9090).
+        #[arg(long, value_name = "HOST:PORT")]
+        api_bind: Option<SocketAddr>,
+        /// Directory for SQLite files, the file store and the generated password (overrides
+        /// spate.dataDir; default ./spate-data).
+        #[arg(long, value_name = "DIR")]
+        data_dir: Option<PathBuf>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -63,6 +94,19 @@ fn main() -> ExitCode {
             repeat,
         } => bench::run(&app, &events, warmup, repeat as usize),
         Command::Check { app } => check::run(&app),
+        Command::Server {
+            config,
+            apps,
+            node_id,
+            api_bind,
+            data_dir,
+        } => server::run(NodeOptions {
+            config,
+            apps_dir: Some(apps),
+            node_id,
+            api_bind,
+            data_dir,
+        }),
     };
     match result {
         Ok(code) => code,

@@ -5,6 +5,9 @@
 //!   dataDir: spate-data          # relative paths below resolve against it (default `spate-data`)
 //!   api:
 //!     bind: 0.0.0.0:9090         # REST API (default port 9090 + wso2.carbon.ports.offset)
+//!   inputLog:
+//!     enabled: true              # journal input to dataDir/input-log so kill -9 loses no
+//!                                # acknowledged event (needs state.persistence; default false)
 //!   users:                       # REST API users (HTTP basic auth)
 //!     - username: admin
 //!       password: ${env:SPATE_ADMIN_PASSWORD}
@@ -50,6 +53,8 @@ pub struct SpateConfig {
     pub api_bind: Option<SocketAddr>,
     /// `users`.
     pub users: Vec<User>,
+    /// `inputLog.enabled`: journal every app's input between snapshots.
+    pub input_log: bool,
 }
 
 impl Default for SpateConfig {
@@ -58,6 +63,7 @@ impl Default for SpateConfig {
             data_dir: PathBuf::from(DEFAULT_DATA_DIR),
             api_bind: None,
             users: Vec::new(),
+            input_log: false,
         }
     }
 }
@@ -83,6 +89,10 @@ pub fn read(node: &Node, report: &mut Report) -> SpateConfig {
             }
         }
         api.finish(report);
+    }
+    if let Some(mut input_log) = r.map("inputLog", report) {
+        config.input_log = input_log.bool("enabled", report).unwrap_or(false);
+        input_log.finish(report);
     }
     let users_path = r.path_of("users");
     for (i, item) in r.seq("users", report).iter().enumerate() {

@@ -95,6 +95,24 @@ fn replay_bad_event_is_usage_error() -> Result<(), Failed> {
     Ok(())
 }
 
+fn server_help_names_every_flag() -> Result<(), Failed> {
+    let out = bin().args(["server", "--help"]).output()?;
+    let stdout = String::from_utf8(out.stdout)?;
+    for want in [
+        "--config",
+        "--apps",
+        "--node-id",
+        "--api-bind",
+        "--data-dir",
+        "embedded default",
+    ] {
+        if !stdout.contains(want) {
+            return Err(format!("`spate server --help` does not mention {want}:\n{stdout}").into());
+        }
+    }
+    Ok(())
+}
+
 pub fn trials() -> Vec<Trial> {
     vec![
         Trial::test("cli::check_invalid_app", check_invalid_app),
@@ -106,6 +124,10 @@ pub fn trials() -> Vec<Trial> {
         Trial::test(
             "cli::replay_bad_event_is_usage_error",
             replay_bad_event_is_usage_error,
+        ),
+        Trial::test(
+            "cli::server_help_names_every_flag",
+            server_help_names_every_flag,
         ),
     ]
 }

@@ -4,6 +4,7 @@
 
 mod cli;
 mod compare;
+mod server;
 
 use std::path::{Path, PathBuf};
 
@@ -64,6 +65,7 @@ fn main() {
     let args = Arguments::from_args();
     let mut trials = case_trials();
     trials.extend(cli::trials());
+    trials.extend(server::trials());
     trials.push(Trial::test("compare::self_checks", || {
         compare::self_checks().map_err(Failed::from)
     }));

@@ -1,0 +1,237 @@
+//! The app task: the one owner of an app's runtime. It applies input-log entries in sequence
+//! order and answers commands (snapshot, restore, on-demand query) between entries, so a
+//! snapshot and the sequence number it covers are taken at the same instant.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::histogram::Histogram;
+use spate_engine::event::ChunkRef;
+use spate_engine::plan::{Schema, StreamId};
+use spate_engine::runtime::{AppRuntime, OutputSink, QueryResult};
+use tokio::sync::{mpsc, oneshot};
+
+use super::definition::AppDefinition;
+use super::saved_state::SavedState;
+use crate::connector::{OutputBatch, Sink};
+use crate::input_log::{Entry, LogReader};
+
+/// What the node asks of a running app.
+pub enum Command {
+    /// Snapshot the state; with `drain`, first apply every entry already in the log.
+    Snapshot {
+        drain: bool,
+        reply: oneshot::Sender<SavedState>,
+    },
+    /// Replace the state with a saved one.
+    Restore {
+        state: SavedState,
+        reply: oneshot::Sender<Result<(), String>>,
+    },
+    /// Run an on-demand query on the app's tables and windows.
+    Query {
+        text: String,
+        reply: oneshot::Sender<Result<QueryResult, String>>,
+    },
+    /// Stop after the entries already taken.
+    Stop,
+}
+
+/// Where the events of observed streams go.
+pub struct Outputs {
+    app: String,
+    /// By stream id: the stream's name, schema and sinks.
+    streams: Vec<StreamOutputs>,
+}
+
+/// A stream's name, schema, sinks and events-out counter.
+type StreamOutputs = (String, Arc<Schema>, Vec<Box<dyn Sink>>, Option<Counter>);
+
+impl Outputs {
+    /// No sinks yet for the streams of `def`.
+    pub fn new(def: &AppDefinition) -> Outputs {
+        Outputs {
+            app: def.name.clone(),
+            streams: def
+                .plan
+                .streams
+                .iter()
+                .map(|s| (s.name.clone(), s.schema.clone(), Vec::new(), None))
+                .collect(),
+        }
+    }
+
+    /// Adds a sink to `stream`, counting its events in `events_out`.
+    pub fn add(&mut self, stream: StreamId, sink: Box<dyn Sink>, events_out: Counter) {
+        if let Some(s) = self.streams.get_mut(stream as usize) {
+            s.2.push(sink);
+            s.3 = Some(events_out);
+        }
+    }
+
+    /// The streams that have sinks.
+    pub fn observed(&self) -> impl Iterator<Item = StreamId> + '_ {
+        self.streams
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| !s.2.is_empty())
+            .map(|(i, _)| i as StreamId)
+    }
+}
+
+impl OutputSink for Outputs {
+    fn on_events(&mut self, stream: StreamId, first_seq: u64, events: ChunkRef<'_>) {
+        let Some((name, schema, sinks, counter)) = self.streams.get_mut(stream as usize) else {
+            return;
+        };
+        let batch = OutputBatch {
+            app: &self.app,
+            stream: name,
+            schema,
+            first_seq,
+            events,
+        };
+        for sink in sinks.iter_mut() {
+            sink.publish(&batch);
+        }
+        if let Some(c) = counter {
+            c.inc_by(events.len() as u64);
+        }
+    }
+}
+
+/// An app's runtime and everything that feeds it.
+pub struct AppTask {
+    pub def: Arc<AppDefinition>,
+    pub runtime: AppRuntime,
+    pub outputs: Outputs,
+    pub reader: LogReader,
+    pub commands: mpsc::UnboundedReceiver<Command>,
+    pub processing: Histogram,
+    /// The last input-log entry applied (0: none).
+    pub applied_seq: u64,
+    /// `start()` is still due: it runs at the time of the first entry (a fresh app only).
+    pub pending_start: bool,
+}
+
+impl AppTask {
+    /// Puts a saved state in place before the first entry; the state's sequence number becomes
+    /// the applied one.
+    pub fn begin(&mut self, saved: Option<SavedState>) -> Result<(), String> {
+        let Some(saved) = saved else {
+            self.pending_start = true;
+            return Ok(());
+        };
+        self.restore(&saved)?;
+        self.applied_seq = saved.covered_seq;
+        self.pending_start = false;
+        Ok(())
+    }
+
+    /// Builds a fresh runtime from the plan, restores `saved` into it and swaps it in; the
+    /// running state is untouched if that fails.
+    fn restore(&mut self, saved: &SavedState) -> Result<(), String> {
+        let mut fresh = AppRuntime::new(self.def.plan.clone()).map_err(|d| d.message)?;
+        fresh.restore(&saved.engine).map_err(|e| e.to_string())?;
+        for s in self.outputs.observed().collect::<Vec<_>>() {
+            fresh.observe(s);
+        }
+        self.runtime = fresh;
+        Ok(())
+    }
+
+    /// Applies entries and answers commands until stopped.
+    pub async fn run(mut self) {
+        loop {
+            tokio::select! {
+                biased;
+                command = self.commands.recv() => match command {
+                    Some(Command::Stop) | None => break,
+                    Some(c) => self.command(c),
+                },
+                batch = self.reader.recv() => match batch {
+                    Some(batch) => self.apply(batch),
+                    None => break,
+                },
+            }
+        }
+        tracing::debug!(
+            app = self.def.name,
+            applied_seq = self.applied_seq,
+            "App task stopped."
+        );
+    }
+
+    fn command(&mut self, command: Command) {
+        match command {
+            Command::Snapshot { drain, reply } => {
+                if drain {
+                    while let Some(batch) = self.reader.try_recv() {
+                        self.apply(batch);
+                    }
+                }
+                let state = SavedState {
+                    covered_seq: self.applied_seq,
+                    engine: self.runtime.snapshot(),
+                };
+                answer(reply, state);
+            }
+            Command::Restore { state, reply } => {
+                // Entries up to `applied_seq` have been taken from the log, so it stays: the
+                // restored state simply stands in for what they did.
+                let result = self.restore(&state);
+                if result.is_ok() {
+                    self.pending_start = false;
+                }
+                answer(reply, result);
+            }
+            Command::Query { text, reply } => {
+                let result = self.runtime.query(&text).map_err(|diags| {
+                    let first = diags.first().map(|d| d.one_line(&text)).unwrap_or_default();
+                    if diags.len() > 1 {
+                        format!("{first} (and {} more)", diags.len() - 1)
+                    } else {
+                        first
+                    }
+                });
+                answer(reply, result);
+            }
+            Command::Stop => {}
+        }
+    }
+
+    /// Applies entries in order, skipping those the state already holds.
+    pub fn apply(&mut self, batch: Vec<Entry>) {
+        let started = Instant::now();
+        for entry in batch {
+            let (seq, now) = match &entry {
+                Entry::Event { seq, ts, .. } => (*seq, *ts),
+                Entry::Tick { seq, now } => (*seq, *now),
+            };
+            if seq <= self.applied_seq {
+                continue; // already in the restored state
+            }
+            if self.pending_start {
+                self.pending_start = false;
+                self.runtime.advance(now, &mut self.outputs);
+                self.runtime.start(&mut self.outputs);
+            }
+            match entry {
+                Entry::Event {
+                    stream, ts, row, ..
+                } => self.runtime.send(stream, ts, &row, &mut self.outputs),
+                Entry::Tick { now, .. } => self.runtime.advance(now, &mut self.outputs),
+            }
+            self.applied_seq = seq;
+        }
+        self.processing.observe(started.elapsed().as_secs_f64());
+    }
+}
+
+/// Sends a command's answer; the asker may have given up waiting, which is fine.
+fn answer<T>(reply: oneshot::Sender<T>, value: T) {
+    if reply.send(value).is_err() {
+        tracing::debug!("A command's asker left before the answer.");
+    }
+}

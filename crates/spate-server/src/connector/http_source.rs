@@ -1,0 +1,332 @@
+//! `@source(type='http', receiver.url='http://0.0.0.0:8006/path', basic.auth.enabled='false',
+//! @map(type='json'))`: events POSTed over HTTP.
+//!
+//! Sources on the same port share one listener, routed by path. A request is answered 200
+//! only once all its events are in the app's input log; 400 with the reason when the payload
+//! is malformed or mistyped; 401 without valid credentials (when basic auth is on); 503 when
+//! the app's input queue is full or the app is still starting; 413 when the body is too large.
+
+use std::collections::HashMap;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use prometheus_client::metrics::counter::Counter;
+use spate_engine::plan::{Schema, StreamId};
+use tokio::task::JoinHandle;
+
+use super::mapper::json;
+use super::{ConnectorSpec, OptionReader, SourceContext, SourceFactory, SourceGuard};
+use crate::auth::Users;
+use crate::input_log::{AppendError, InputLog};
+use crate::metrics::stream_labels;
+
+/// `receiver.url`: where to listen (default `http://0.0.0.0:9763/<app>/<stream>`).
+pub const RECEIVER_URL: &str = "receiver.url";
+/// `basic.auth.enabled`: require the node's users' credentials (default false).
+pub const BASIC_AUTH_ENABLED: &str = "basic.auth.enabled";
+/// Siddhi's tuning options, accepted without effect (tokio sizes its own workers).
+const ACCEPTED_WITHOUT_EFFECT: &[&str] = &["worker.count", "socket.idle.timeout"];
+const DEFAULT_PORT: u16 = 9763;
+/// Largest request body taken (bigger ones get 413).
+pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
+
+/// The `http` source.
+pub struct HttpSourceFactory;
+
+struct HttpSourceOptions {
+    addr: SocketAddr,
+    path: String,
+    basic_auth: bool,
+}
+
+impl HttpSourceOptions {
+    fn read(spec: &ConnectorSpec, app: &str, stream: &str) -> Result<HttpSourceOptions, String> {
+        let what = "@source(type='http')";
+        super::check_mapper(spec, what, json::JSON, &[json::JSON])?;
+        let r = OptionReader::new(what, &spec.options);
+        let default_url = format!("http://0.0.0.0:{DEFAULT_PORT}/{app}/{stream}");
+        let url = r.string(RECEIVER_URL).unwrap_or(&default_url);
+        let basic_auth = r.bool(BASIC_AUTH_ENABLED, false)?;
+        for key in ACCEPTED_WITHOUT_EFFECT {
+            r.string(key);
+        }
+        let mut accepted = vec!["type", RECEIVER_URL, BASIC_AUTH_ENABLED];
+        accepted.extend_from_slice(ACCEPTED_WITHOUT_EFFECT);
+        r.finish(&accepted)?;
+        let (addr, path) = parse_url(url)?;
+        Ok(HttpSourceOptions {
+            addr,
+            path,
+            basic_auth,
+        })
+    }
+}
+
+/// `http://host:port/path` → the address to bind and the path.
+fn parse_url(url: &str) -> Result<(SocketAddr, String), String> {
+    let bad = |why: &str| format!("receiver.url '{url}': {why}");
+    if url.starts_with("https://") {
+        return Err(bad("https is not supported yet; use http://"));
+    }
+    let rest = url
+        .strip_prefix("http://")
+        .ok_or_else(|| bad("must start with http://"))?;
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let path = if path.is_empty() { "/" } else { path };
+    let authority = if authority.contains(':') {
+        authority.to_string()
+    } else {
+        format!("{authority}:80")
+    };
+    let addr = authority
+        .to_socket_addrs()
+        .map_err(|e| bad(&format!("cannot resolve the host: {e}")))?
+        .next()
+        .ok_or_else(|| bad("the host resolves to no address"))?;
+    Ok((addr, path.trim_end_matches('/').to_string()))
+}
+
+impl SourceFactory for HttpSourceFactory {
+    fn kind(&self) -> &'static str {
+        "http"
+    }
+
+    fn check(&self, spec: &ConnectorSpec) -> Result<(), String> {
+        HttpSourceOptions::read(spec, "app", "stream").map(|_| ())
+    }
+
+    fn start(&self, spec: &ConnectorSpec, ctx: &SourceContext<'_>) -> Result<SourceGuard, String> {
+        let options = HttpSourceOptions::read(spec, ctx.app, ctx.stream_name)?;
+        let labels = stream_labels(ctx.app, ctx.stream_name);
+        let endpoint = Endpoint {
+            app: ctx.app.to_string(),
+            stream: ctx.stream,
+            stream_name: ctx.stream_name.to_string(),
+            schema: ctx.schema.clone(),
+            log: ctx.log.clone(),
+            users: options.basic_auth.then(|| ctx.services.users.clone()),
+            events_in: ctx
+                .services
+                .metrics
+                .events_in
+                .get_or_create(&labels)
+                .clone(),
+            errors: ctx
+                .services
+                .metrics
+                .source_errors
+                .get_or_create(&labels)
+                .clone(),
+        };
+        let route = ctx
+            .services
+            .http
+            .register(options.addr, &options.path, endpoint)?;
+        tracing::info!(app = ctx.app, stream = ctx.stream_name, url = %format!("http://{}{}", route.addr, options.path), "HTTP source listening.");
+        Ok(Box::new(route))
+    }
+}
+
+/// Where one source's requests go.
+struct Endpoint {
+    app: String,
+    stream: StreamId,
+    stream_name: String,
+    schema: Arc<Schema>,
+    log: Arc<InputLog>,
+    users: Option<Arc<Users>>,
+    events_in: Counter,
+    errors: Counter,
+}
+
+type Routes = Arc<RwLock<HashMap<String, Arc<Endpoint>>>>;
+
+struct Listener {
+    routes: Routes,
+    local: SocketAddr,
+    /// Runs until the node exits.
+    _task: JoinHandle<()>,
+}
+
+/// The HTTP listeners of all `http` sources, one per address.
+#[derive(Default)]
+pub struct HttpListeners {
+    listeners: Mutex<HashMap<SocketAddr, Listener>>,
+}
+
+impl std::fmt::Debug for HttpListeners {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("HttpListeners")
+    }
+}
+
+/// A registered path; dropping it unregisters the path.
+pub struct HttpRoute {
+    listeners: Arc<HttpListeners>,
+    bind: SocketAddr,
+    /// The address actually bound (differs from `bind` for port 0).
+    pub addr: SocketAddr,
+    path: String,
+}
+
+impl Drop for HttpRoute {
+    fn drop(&mut self) {
+        // The listener stays (answering 404 on paths nobody serves): closing it is
+        // asynchronous, and an app redeployed at once must be able to take the port again.
+        let listeners = self.listeners.lock();
+        if let Some(listener) = listeners.get(&self.bind) {
+            let mut routes = listener
+                .routes
+                .write()
+                .unwrap_or_else(PoisonError::into_inner);
+            routes.remove(&self.path);
+        }
+    }
+}
+
+impl HttpListeners {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<SocketAddr, Listener>> {
+        self.listeners
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn register(
+        self: &Arc<Self>,
+        bind: SocketAddr,
+        path: &str,
+        endpoint: Endpoint,
+    ) -> Result<HttpRoute, String> {
+        let mut listeners = self.lock();
+        let listener = match listeners.entry(bind) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(e) => e.insert(start_listener(bind)?),
+        };
+        let mut routes = listener
+            .routes
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(other) = routes.get(path) {
+            return Err(format!(
+                "receiver.url http://{bind}{path} is already used by stream `{}` of app `{}`",
+                other.stream_name, other.app
+            ));
+        }
+        routes.insert(path.to_string(), Arc::new(endpoint));
+        Ok(HttpRoute {
+            listeners: self.clone(),
+            bind,
+            addr: listener.local,
+            path: path.to_string(),
+        })
+    }
+}
+
+fn start_listener(bind: SocketAddr) -> Result<Listener, String> {
+    let std_listener = std::net::TcpListener::bind(bind)
+        .map_err(|e| format!("cannot listen on {bind} for the http source: {e}"))?;
+    let local = std_listener.local_addr().map_err(|e| e.to_string())?;
+    std_listener
+        .set_nonblocking(true)
+        .map_err(|e| e.to_string())?;
+    let listener = tokio::net::TcpListener::from_std(std_listener).map_err(|e| e.to_string())?;
+    let routes: Routes = Arc::default();
+    let app = Router::new()
+        .fallback(receive)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(routes.clone());
+    let task = tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app).await {
+            tracing::error!(addr = %local, error = %e, "The http source listener stopped.");
+        }
+    });
+    Ok(Listener {
+        routes,
+        local,
+        _task: task,
+    })
+}
+
+fn error(status: StatusCode, message: impl Into<String>) -> Response {
+    let body = serde_json::json!({ "type": "error", "message": message.into() });
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+async fn receive(
+    State(routes): State<Routes>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let path = uri.path().trim_end_matches('/');
+    let endpoint = routes
+        .read()
+        .unwrap_or_else(PoisonError::into_inner)
+        .get(path)
+        .cloned();
+    let Some(endpoint) = endpoint else {
+        return error(StatusCode::NOT_FOUND, format!("no http source at {path}"));
+    };
+    if method != Method::POST {
+        return error(StatusCode::METHOD_NOT_ALLOWED, "send events with POST");
+    }
+    if let Some(users) = &endpoint.users
+        && !users.allows(&headers)
+    {
+        let mut response = error(StatusCode::UNAUTHORIZED, "valid credentials are required");
+        response.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            header::HeaderValue::from_static("Basic realm=\"spate\""),
+        );
+        return response;
+    }
+    let rows = match json::read_events(&body, &endpoint.stream_name, &endpoint.schema) {
+        Ok(rows) => rows,
+        Err(message) => {
+            endpoint.errors.inc();
+            tracing::warn!(app = endpoint.app, stream = endpoint.stream_name, error = %message, "Rejected an HTTP payload.");
+            return error(StatusCode::BAD_REQUEST, message);
+        }
+    };
+    let n = rows.len() as u64;
+    match endpoint.log.append_events(endpoint.stream, rows) {
+        Ok(_) => {
+            endpoint.events_in.inc_by(n);
+            StatusCode::OK.into_response()
+        }
+        Err(e) => {
+            endpoint.errors.inc();
+            let status = match e {
+                AppendError::Full | AppendError::NotReady | AppendError::Journal => {
+                    StatusCode::SERVICE_UNAVAILABLE
+                }
+                AppendError::Closed => StatusCode::GONE,
+            };
+            error(status, e.to_string())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_receiver_urls() {
+        let (addr, path) = parse_url("http://0.0.0.0:8006/foo/").expect("valid");
+        assert_eq!((addr.port(), path.as_str()), (8006, "/foo"));
+        assert!(parse_url("https://0.0.0.0:8006/x").is_err());
+        assert!(parse_url("ftp://x").is_err());
+    }
+}
