@@ -368,10 +368,8 @@ impl AppRuntime {
             self.partitions[p].instances[k].last_seen = r.i64()?;
             if !alive {
                 // Its timer states are restored (empty) with the scheduler's.
+                // Restores run on a fresh runtime, whose `by_value` is still empty.
                 self.kill_instance(p, k);
-                let part = &mut self.partitions[p];
-                let instances = &part.instances;
-                part.by_value.retain(|_, k| instances[*k as usize].alive);
                 continue;
             }
             for j in 0..self.partitions[p].instances[k].queries.len() {
