@@ -15,3 +15,4 @@ pub mod input_log;
 pub mod metrics;
 pub mod node;
 pub mod persistence;
+pub mod store_table;

@@ -149,6 +149,14 @@ pub async fn run(options: NodeOptions) -> Result<(), NodeError> {
         in_memory: Default::default(),
         users: users.clone(),
         metrics: metrics.clone(),
+        datasources: Arc::new(
+            config
+                .datasources
+                .iter()
+                .map(|e| e.datasource.clone())
+                .collect(),
+        ),
+        data_dir: data_dir.clone(),
     });
     let journal_root = match (config.spate.input_log, persistence.enabled) {
         (true, true) => Some(data_dir.join(INPUT_JOURNAL_DIR)),

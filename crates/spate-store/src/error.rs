@@ -116,18 +116,8 @@ impl StoreError {
         dialect: &dyn crate::Dialect,
         e: sqlx::Error,
     ) -> StoreError {
-        let transient = match &e {
-            sqlx::Error::Database(db) => dialect.is_transient(db.as_ref()),
-            sqlx::Error::Io(_)
-            | sqlx::Error::Tls(_)
-            | sqlx::Error::Protocol(_)
-            | sqlx::Error::PoolTimedOut
-            | sqlx::Error::PoolClosed
-            | sqlx::Error::WorkerCrashed => true,
-            _ => false,
-        };
         let cause = Box::new(e);
-        if transient {
+        if sqlx_is_transient(dialect, &cause) {
             StoreError::Unavailable { store, op, cause }
         } else {
             StoreError::Database { store, op, cause }
@@ -165,4 +155,19 @@ fn io_is_transient(e: &std::io::Error) -> bool {
         e.kind(),
         Interrupted | TimedOut | WouldBlock | ResourceBusy | StorageFull
     )
+}
+
+/// Whether a driver error is transient (connection lost, pool timeout, what `dialect` calls
+/// transient): the same statement may succeed later. Anything else the database refused for good.
+pub fn sqlx_is_transient(dialect: &dyn crate::Dialect, e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Database(db) => dialect.is_transient(db.as_ref()),
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::Protocol(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => true,
+        _ => false,
+    }
 }

@@ -20,7 +20,7 @@ pub mod store_class;
 
 pub use datasource::{ConnectTarget, Datasource, PoolSettings};
 pub use dialect::Dialect;
-pub use error::{Cause, Result, RetryHint, StoreError};
+pub use error::{Cause, Result, RetryHint, StoreError, sqlx_is_transient};
 pub use jdbc::Backend;
 pub use revision::Revision;
 pub use store::{BoxFuture, DbStore, FileStore, PersistenceStore, StoreSpec};

@@ -72,6 +72,17 @@ pub struct TableInfo {
     pub primary_key: Option<Vec<usize>>,
     /// `@index` attribute positions.
     pub indexes: Vec<usize>,
+    /// `@store(type='...', ...)`: the table lives in an external store the host runs (the
+    /// server mirrors an `rdbms` table to its database); the engine holds its rows the same way.
+    pub store: Option<TableStore>,
+}
+
+/// A table's `@store` annotation: its type and options as written (keys as written, in order).
+#[derive(Debug, Clone)]
+pub struct TableStore {
+    pub kind: String,
+    pub options: Vec<(String, String)>,
+    pub span: Span,
 }
 
 impl AppPlan {
@@ -293,12 +304,14 @@ impl Planner {
                         .flat_map(|a| annotations::values(a))
                         .filter_map(|v| schema.index_of(v))
                         .collect();
+                    let store = annotations::find(&t.annotations, "store").map(table_store);
                     self.tables.push(TableInfo {
                         name: t.id.name.clone(),
                         schema,
                         span: t.span,
                         primary_key,
                         indexes,
+                        store,
                     });
                 }
             }
@@ -388,8 +401,16 @@ impl Planner {
                 }
             }
         }
-        if let Some(store) = annotations::find(&t.annotations, "store") {
-            self.unsupported(store.span, "`@store` tables in this command");
+        if let Some(store) = annotations::find(&t.annotations, "store")
+            && annotations::value(store, "type").is_none()
+        {
+            self.error(
+                store.span,
+                format!(
+                    "`@store` on table `{}` needs a type, e.g. @store(type='rdbms', datasource='MY_DB')",
+                    t.id.name
+                ),
+            );
         }
         let pk = annotations::find(&t.annotations, "primaryKey")?;
         let cols: Vec<usize> = annotations::values(pk)
@@ -530,5 +551,28 @@ impl Planner {
             keyed,
             purge,
         });
+    }
+}
+
+/// Reads `@store(type='rdbms', k='v', ...)`.
+fn table_store(a: &ast::Annotation) -> TableStore {
+    let options = a
+        .items
+        .iter()
+        .filter_map(|i| match i {
+            ast::AnnotationItem::Element(e) => e
+                .key
+                .as_ref()
+                .map(|k| (k.name.clone(), e.value.value.clone())),
+            ast::AnnotationItem::Annotation(_) => None,
+        })
+        .filter(|(k, _)| !k.eq_ignore_ascii_case("type"))
+        .collect();
+    TableStore {
+        kind: annotations::value(a, "type")
+            .unwrap_or_default()
+            .to_string(),
+        options,
+        span: a.span,
     }
 }

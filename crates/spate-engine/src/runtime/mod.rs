@@ -25,7 +25,7 @@ use crate::plan::{AppPlan, InputSource, OutputTarget, StreamId};
 use crate::query::{QueryRuntime, Side};
 use crate::scheduler::{OwnerKind, Scheduler, TimerId, TimerOwner};
 use crate::snapshot::{self, SnapshotError, SnapshotResult, StateReader, StateWriter};
-use crate::table::{TableRuntime, ops};
+use crate::table::{TableChange, TableRuntime, ops};
 use crate::value::Value;
 use partition::{PartitionRt, query_slot, subscriptions};
 
@@ -210,6 +210,37 @@ impl AppRuntime {
             depth: 0,
             spares: Vec::new(),
         })
+    }
+
+    /// Keeps the row changes of table `table` (an index into the plan's tables) for
+    /// [`AppRuntime::take_table_changes`]: for hosts that mirror `@store` tables.
+    pub fn record_table_changes(&mut self, table: usize) {
+        if let Some(t) = self.tables.get_mut(table) {
+            t.record_changes();
+        }
+    }
+
+    /// Calls `f` with each recorded table's changes since the last call, oldest first.
+    pub fn take_table_changes(&mut self, f: &mut dyn FnMut(usize, Vec<TableChange>)) {
+        for (i, t) in self.tables.iter_mut().enumerate() {
+            if t.has_changes() {
+                f(i, t.take_changes());
+            }
+        }
+    }
+
+    /// Adds rows read from a table's store without recording them as changes; returns how
+    /// many were dropped because their primary key was taken.
+    pub fn load_table(&mut self, table: usize, rows: Vec<Vec<Value>>) -> usize {
+        self.tables.get_mut(table).map_or(0, |t| t.load(rows))
+    }
+
+    /// The rows of table `table` in scan order.
+    pub fn table_rows(&self, table: usize) -> Vec<Vec<Value>> {
+        self.tables
+            .get(table)
+            .map(|t| t.rows().map(<[Value]>::to_vec).collect())
+            .unwrap_or_default()
     }
 
     pub fn plan(&self) -> &Arc<AppPlan> {

@@ -99,6 +99,18 @@ pub struct TableRuntime {
     /// `HashMap` capacity Siddhi's key map would have reached (it never shrinks).
     capacity: u32,
     len: usize,
+    /// Row changes since the last [`TableRuntime::take_changes`], kept only for tables a host
+    /// mirrors to an external store (`@store`); `None` costs one branch per change.
+    journal: Option<Vec<TableChange>>,
+}
+
+/// One change to a table's rows, as a host mirroring the table needs it: whole rows, old and
+/// new, so a row without a primary key can be found by its values.
+#[derive(Clone, Debug, PartialEq)]
+pub enum TableChange {
+    Insert(Vec<Value>),
+    Delete(Vec<Value>),
+    Update { old: Vec<Value>, new: Vec<Value> },
 }
 
 impl TableRuntime {
@@ -139,6 +151,40 @@ impl TableRuntime {
             seq: 0,
             capacity: 16,
             len: 0,
+            journal: None,
+        }
+    }
+
+    /// From now on, keep every change for [`TableRuntime::take_changes`].
+    pub fn record_changes(&mut self) {
+        self.journal.get_or_insert_with(Vec::new);
+    }
+
+    /// The changes recorded since the last call, oldest first.
+    pub fn take_changes(&mut self) -> Vec<TableChange> {
+        self.journal
+            .as_mut()
+            .map(std::mem::take)
+            .unwrap_or_default()
+    }
+
+    /// Whether changes are waiting in the journal.
+    pub fn has_changes(&self) -> bool {
+        self.journal.as_ref().is_some_and(|j| !j.is_empty())
+    }
+
+    /// Adds rows read from the table's store, without recording them as changes; returns how
+    /// many were dropped for a taken primary key.
+    pub fn load(&mut self, rows: Vec<Vec<Value>>) -> usize {
+        let journal = self.journal.take();
+        let dropped = rows.into_iter().filter(|r| !self.insert(r.clone())).count();
+        self.journal = journal;
+        dropped
+    }
+
+    fn record(&mut self, change: impl FnOnce() -> TableChange) {
+        if let Some(j) = &mut self.journal {
+            j.push(change());
         }
     }
 
@@ -244,6 +290,7 @@ impl TableRuntime {
             }
             _ => (OrderKey::Seq(seq), 0),
         };
+        self.record(|| TableChange::Insert(values.clone()));
         let row = Row {
             values,
             order: order.clone(),
@@ -295,6 +342,9 @@ impl TableRuntime {
 
     pub fn remove(&mut self, slot: usize) {
         if let Some(row) = self.slots.get_mut(slot).and_then(Option::take) {
+            if let Some(j) = &mut self.journal {
+                j.push(TableChange::Delete(row.values.clone()));
+            }
             self.order.remove(&row.order);
             if let Some(k) = &row.key {
                 self.keys.remove(k);
@@ -308,6 +358,12 @@ impl TableRuntime {
     /// stored with (Siddhi's `setOutputData` on a stored event).
     pub fn set_values(&mut self, slot: usize, values: &[Value]) {
         if let Some(row) = self.slots.get_mut(slot).and_then(Option::as_mut) {
+            if let Some(j) = &mut self.journal {
+                j.push(TableChange::Update {
+                    old: row.values.clone(),
+                    new: values.to_vec(),
+                });
+            }
             row.values.clear();
             row.values.extend_from_slice(values);
         }
@@ -316,7 +372,17 @@ impl TableRuntime {
     /// Sets one attribute of a row in place.
     pub fn set_value(&mut self, slot: usize, col: usize, value: Value) {
         if let Some(row) = self.slots.get_mut(slot).and_then(Option::as_mut) {
-            row.values[col] = value;
+            match &mut self.journal {
+                Some(j) => {
+                    let old = row.values.clone();
+                    row.values[col] = value;
+                    j.push(TableChange::Update {
+                        old,
+                        new: row.values.clone(),
+                    });
+                }
+                None => row.values[col] = value,
+            }
         }
     }
 
@@ -331,7 +397,12 @@ impl TableRuntime {
         }
     }
 
+    /// Drops every row (and changes not yet taken: a host mirroring the table writes the whole
+    /// table after a restore).
     pub fn clear(&mut self) {
+        if let Some(j) = &mut self.journal {
+            j.clear();
+        }
         self.slots.clear();
         self.free.clear();
         self.order.clear();
@@ -431,6 +502,50 @@ mod tests {
         let mut out = Vec::new();
         t.visit(&mut |r| out.push(r[0].clone()));
         out
+    }
+
+    #[test]
+    fn journal_records_changes_only_when_asked() {
+        let row = |k: &str, v: i32| vec![Value::str(k), Value::Int(v)];
+        let mut t = table(Some(vec![0]), AttrType::String);
+        t.insert(row("a", 1));
+        assert!(!t.has_changes());
+        t.record_changes();
+        assert_eq!(
+            t.load(vec![row("b", 2), row("a", 9)]),
+            1,
+            "a taken key is dropped"
+        );
+        assert!(!t.has_changes(), "loaded rows are not changes");
+        t.insert(row("c", 3));
+        assert!(!t.insert(row("c", 4)), "a taken key changes nothing");
+        let slot = t.find_key(&[Value::str("a")]).expect("a");
+        t.set_value(slot, 1, Value::Int(5));
+        t.overwrite(&row("b", 6));
+        let slot = t.find_key(&[Value::str("c")]).expect("c");
+        t.remove(slot);
+        assert_eq!(
+            t.take_changes(),
+            vec![
+                TableChange::Insert(row("c", 3)),
+                TableChange::Update {
+                    old: row("a", 1),
+                    new: row("a", 5)
+                },
+                TableChange::Update {
+                    old: row("b", 2),
+                    new: row("b", 6)
+                },
+                TableChange::Delete(row("c", 3)),
+            ]
+        );
+        assert!(t.take_changes().is_empty());
+        t.insert(row("d", 1));
+        t.clear();
+        assert!(
+            t.take_changes().is_empty(),
+            "a cleared table drops pending changes"
+        );
     }
 
     #[test]

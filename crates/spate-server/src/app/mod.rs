@@ -25,6 +25,7 @@ use crate::input_journal::{self, Journal};
 use crate::input_log::{self, InputLog};
 use crate::metrics::{app_labels, stream_labels};
 use crate::persistence::{PersistError, Persistence};
+use crate::store_table::StoreTables;
 pub use definition::{AppDefinition, InvalidApp};
 use saved_state::SavedState;
 use task::{AppTask, Command, Outputs};
@@ -308,6 +309,15 @@ impl AppManager {
         for s in outputs.observed() {
             runtime.observe(s);
         }
+        let stores = StoreTables::open(
+            &def.plan,
+            &self.services.datasources,
+            &self.services.data_dir,
+        )
+        .map_err(fail)?;
+        if let Some(stores) = &stores {
+            stores.record(&mut runtime);
+        }
         let mut sources = Vec::new();
         for a in &def.sources {
             let schema = def.plan.stream(a.stream).schema.clone();
@@ -340,6 +350,7 @@ impl AppManager {
                 .clone(),
             applied_seq: 0,
             pending_start: true,
+            stores,
         };
         let handle = AppHandle {
             def,
@@ -364,6 +375,7 @@ impl AppManager {
                 tracing::error!(app = name, error = %e, "The saved state does not fit the app; it starts with an empty state.");
                 task.begin(None).ok();
             }
+            task.start_stores(!task.pending_start).await;
             match log.journal_after(task.applied_seq) {
                 Ok(entries) if !entries.is_empty() => {
                     let count = entries.len();

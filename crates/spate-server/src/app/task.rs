@@ -16,6 +16,7 @@ use super::definition::AppDefinition;
 use super::saved_state::SavedState;
 use crate::connector::{OutputBatch, Sink};
 use crate::input_log::{Entry, LogReader};
+use crate::store_table::StoreTables;
 
 /// What the node asks of a running app.
 pub enum Command {
@@ -113,6 +114,8 @@ pub struct AppTask {
     pub applied_seq: u64,
     /// `start()` is still due: it runs at the time of the first entry (a fresh app only).
     pub pending_start: bool,
+    /// The app's `@store(type='rdbms')` tables, mirrored to their databases.
+    pub stores: Option<StoreTables>,
 }
 
 impl AppTask {
@@ -137,8 +140,19 @@ impl AppTask {
         for s in self.outputs.observed().collect::<Vec<_>>() {
             fresh.observe(s);
         }
+        if let Some(stores) = &self.stores {
+            stores.record(&mut fresh);
+        }
         self.runtime = fresh;
         Ok(())
+    }
+
+    /// Before the first entry: brings the `@store` tables and the state together (see
+    /// [`StoreTables::start`]).
+    pub async fn start_stores(&mut self, restored: bool) {
+        if let Some(stores) = &mut self.stores {
+            stores.start(&mut self.runtime, restored).await;
+        }
     }
 
     /// Applies entries and answers commands until stopped.
@@ -183,6 +197,9 @@ impl AppTask {
                 let result = self.restore(&state);
                 if result.is_ok() {
                     self.pending_start = false;
+                    if let Some(stores) = &self.stores {
+                        stores.restored(&self.runtime);
+                    }
                 }
                 answer(reply, result);
             }
@@ -224,6 +241,9 @@ impl AppTask {
                 Entry::Tick { now, .. } => self.runtime.advance(now, &mut self.outputs),
             }
             self.applied_seq = seq;
+        }
+        if let Some(stores) = &self.stores {
+            stores.flush(&mut self.runtime);
         }
         self.processing.observe(started.elapsed().as_secs_f64());
     }

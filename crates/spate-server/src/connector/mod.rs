@@ -34,6 +34,10 @@ pub struct Services {
     /// Users for sources with `basic.auth.enabled='true'`.
     pub users: Arc<Users>,
     pub metrics: Arc<Metrics>,
+    /// `wso2.datasources`, for `@store(type='rdbms', datasource='...')` tables.
+    pub datasources: Arc<Vec<spate_store::Datasource>>,
+    /// Where relative SQLite paths of `@store` tables resolve (the data directory).
+    pub data_dir: std::path::PathBuf,
 }
 
 /// The stream a source feeds.

@@ -6,6 +6,7 @@ mod databases;
 mod node;
 mod proxy;
 mod receiver;
+mod store_tables;
 
 use libtest_mimic::{Completion, Failed, Trial};
 use serde_json::json;
@@ -355,7 +356,18 @@ pub fn trials() -> Vec<Trial> {
             None => databases::seed_deployment_yaml_on_mariadb().map(|()| Completion::Completed),
         },
     ));
+    trials.push(Trial::test("server::store_tables_on_sqlite", || {
+        store_tables::store_tables(store_tables::Backend::Sqlite)
+    }));
     for db in databases::Database::ALL {
+        trials.push(Trial::ignorable_test(
+            format!("server::store_tables_on_{}", db.name()),
+            move || match db.check()? {
+                Some(skip) => Ok(skip),
+                None => store_tables::store_tables(store_tables::Backend::Server(db))
+                    .map(|()| Completion::Completed),
+            },
+        ));
         trials.push(Trial::ignorable_test(
             format!("server::persistence_on_{}", db.name()),
             move || match db.check()? {
