@@ -1,0 +1,121 @@
+//! The file, tcp and mapper connectors through the real binary: files written and tailed,
+//! malformed lines skipped with file:line in the log, and events sent with `spate send`.
+
+use std::io::Write;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use libtest_mimic::Failed;
+
+use super::node::{self, Node, test_dir};
+use super::wait_active;
+
+/// Waits until the file at `path` satisfies `done`, returning its text.
+fn wait_for_file(path: &Path, done: impl Fn(&str) -> bool) -> Result<String, Failed> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        if done(&text) {
+            return Ok(text);
+        }
+        if Instant::now() > deadline {
+            return Err(format!("{} never became as expected:\n{text}", path.display()).into());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn append(path: &Path, text: &str) -> Result<(), Failed> {
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)?;
+    f.write_all(text.as_bytes())?;
+    Ok(())
+}
+
+/// A tailed JSON-lines file in, JSON lines and the text format out; a CSV file read once;
+/// malformed lines skipped with their place in the log.
+pub fn file_source_and_sink() -> Result<(), Failed> {
+    let dir = test_dir("files")?;
+    let d = dir.display();
+    std::fs::write(
+        dir.join("in.jsonl"),
+        "{\"event\":{\"symbol\":\"A\",\"price\":1.5,\"volume\":20}}\n\
+         {\"event\":{\"symbol\":\"B\",\"price\":\"cheap\",\"volume\":1}}\n\
+         \n\
+         {\"event\":{\"symbol\":\"C\",\"price\":2.5,\"volume\":5}}\n",
+    )?;
+    std::fs::write(
+        dir.join("in.csv"),
+        "symbol,price,volume\n\"X, Inc\",1.0,7\nY,oops,8\nZ,3.0,9\n",
+    )?;
+    let app = format!(
+        "@app:name('Files')\n\
+         @source(type='file', file.uri='file://{d}/in.jsonl', file.polling.interval='20', @map(type='json'))\n\
+         define stream Trades (symbol string, price double, volume long);\n\
+         @source(type='file', file.uri='{d}/in.csv', tailing='false', action.after.process='keep',\n\
+                 @map(type='csv', header.present='true'))\n\
+         define stream CsvIn (symbol string, price double, volume long);\n\
+         @sink(type='file', file.uri='{d}/out/big.jsonl')\n\
+         define stream Big (symbol string, volume long);\n\
+         @sink(type='file', file.uri='{d}/out/csv.txt', @map(type='text'))\n\
+         define stream FromCsv (symbol string, volume long);\n\
+         @sink(type='file', file.uri='{d}/out/all.csv', @map(type='csv', header='true'))\n\
+         define stream All (symbol string, price double);\n\
+         from Trades[volume > 10] select symbol, volume insert into Big;\n\
+         from Trades select symbol, price insert into All;\n\
+         from CsvIn select symbol, volume insert into FromCsv;\n"
+    );
+    let node = Node::start(&dir, None)?;
+    node.call("POST", "/siddhi-apps", &app)?.expect(201)?;
+    wait_active(&node, "Files")?;
+    wait_for_file(&dir.join("out/big.jsonl"), |t| t.lines().count() == 1)?;
+    node.wait_for_output("in.jsonl:2")?;
+    node.wait_for_output("`price` of stream `Trades` is double")?;
+    // Tailing: lines appended later arrive, a line written in two parts is read once whole.
+    append(&dir.join("in.jsonl"), "{\"event\":{\"symbol\":\"D\",")?;
+    std::thread::sleep(Duration::from_millis(100));
+    append(
+        &dir.join("in.jsonl"),
+        "\"price\":3.0,\"volume\":30}}\nnot json\n",
+    )?;
+    let big = wait_for_file(&dir.join("out/big.jsonl"), |t| t.lines().count() == 2)?;
+    if big
+        != "{\"event\":{\"symbol\":\"A\",\"volume\":20}}\n{\"event\":{\"symbol\":\"D\",\"volume\":30}}\n"
+    {
+        return Err(format!("unexpected big.jsonl:\n{big}").into());
+    }
+    node.wait_for_output("in.jsonl:6")?;
+    let all = wait_for_file(&dir.join("out/all.csv"), |t| t.lines().count() == 4)?;
+    if all != "symbol,price\nA,1.5\nC,2.5\nD,3.0\n" {
+        return Err(format!("unexpected all.csv:\n{all}").into());
+    }
+    let texts = wait_for_file(&dir.join("out/csv.txt"), |t| t.contains("\"Z\""))?;
+    if texts != "symbol:\"X, Inc\",\nvolume:7\nsymbol:\"Z\",\nvolume:9\n" {
+        return Err(format!("unexpected csv.txt:\n{texts}").into());
+    }
+    node.wait_for_output("in.csv:3")?;
+    if !dir.join("in.csv").exists() {
+        return Err("action.after.process='keep' deleted the file".into());
+    }
+    let metrics = node.call("GET", "/metrics", "")?.expect(200)?.body;
+    for want in [
+        "spate_events_in_total{app=\"Files\",stream=\"Trades\"} 3",
+        "spate_source_errors_total{app=\"Files\",stream=\"Trades\"} 2",
+    ] {
+        if !metrics.contains(want) {
+            return Err(format!("no `{want}` in\n{metrics}").into());
+        }
+    }
+    // A bad mapper option is refused at deploy with the option named.
+    let bad = "@app:name('Bad')\n\
+               @sink(type='file', file.uri='/tmp/x', @map(type='csv', delimiter='ab'))\n\
+               define stream S (a int);\n";
+    let answer = node.call("POST", "/siddhi-apps", bad)?.expect(400)?.body;
+    if !answer.contains("delimiter") {
+        return Err(format!("the bad option is not named: {answer}").into());
+    }
+    drop(node);
+    node::remove_dir(&dir)
+}
