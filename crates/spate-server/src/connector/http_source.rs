@@ -16,15 +16,18 @@ use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use prometheus_client::metrics::counter::Counter;
-use spate_engine::plan::{Schema, StreamId};
+use spate_engine::plan::StreamId;
 use tokio::task::JoinHandle;
 
-use super::mapper::json;
+use super::mapper::{self, SourceMapper, json, keyvalue, text};
 use super::{ConnectorSpec, OptionReader, SourceContext, SourceFactory, SourceGuard};
 use crate::auth::Users;
 use crate::input_log::{AppendError, InputLog};
 use crate::metrics::stream_labels;
 
+const WHAT: &str = "@source(type='http')";
+/// The payload formats it takes.
+const MAPPERS: &[&str] = &[json::JSON, text::TEXT, keyvalue::KEYVALUE];
 /// `receiver.url`: where to listen (default `http://0.0.0.0:9763/<app>/<stream>`).
 pub const RECEIVER_URL: &str = "receiver.url";
 /// `basic.auth.enabled`: require the node's users' credentials (default false).
@@ -46,9 +49,7 @@ struct HttpSourceOptions {
 
 impl HttpSourceOptions {
     fn read(spec: &ConnectorSpec, app: &str, stream: &str) -> Result<HttpSourceOptions, String> {
-        let what = "@source(type='http')";
-        super::check_mapper(spec, what, json::JSON, &[json::JSON])?;
-        let r = OptionReader::new(what, &spec.options);
+        let r = OptionReader::new(WHAT, &spec.options);
         let default_url = format!("http://0.0.0.0:{DEFAULT_PORT}/{app}/{stream}");
         let url = r.string(RECEIVER_URL).unwrap_or(&default_url);
         let basic_auth = r.bool(BASIC_AUTH_ENABLED, false)?;
@@ -97,17 +98,20 @@ impl SourceFactory for HttpSourceFactory {
     }
 
     fn check(&self, spec: &ConnectorSpec) -> Result<(), String> {
-        HttpSourceOptions::read(spec, "app", "stream").map(|_| ())
+        HttpSourceOptions::read(spec, "app", "stream")?;
+        mapper::check(spec, true, WHAT, json::JSON, MAPPERS)
     }
 
     fn start(&self, spec: &ConnectorSpec, ctx: &SourceContext<'_>) -> Result<SourceGuard, String> {
         let options = HttpSourceOptions::read(spec, ctx.app, ctx.stream_name)?;
+        let mapper =
+            mapper::source_mapper(spec, ctx.stream_name, ctx.schema, WHAT, json::JSON, MAPPERS)?;
         let labels = stream_labels(ctx.app, ctx.stream_name);
         let endpoint = Endpoint {
             app: ctx.app.to_string(),
             stream: ctx.stream,
             stream_name: ctx.stream_name.to_string(),
-            schema: ctx.schema.clone(),
+            mapper,
             log: ctx.log.clone(),
             users: options.basic_auth.then(|| ctx.services.users.clone()),
             events_in: ctx
@@ -137,7 +141,7 @@ struct Endpoint {
     app: String,
     stream: StreamId,
     stream_name: String,
-    schema: Arc<Schema>,
+    mapper: Box<dyn SourceMapper>,
     log: Arc<InputLog>,
     users: Option<Arc<Users>>,
     events_in: Counter,
@@ -291,7 +295,7 @@ async fn receive(
         );
         return response;
     }
-    let rows = match json::read_events(&body, &endpoint.stream_name, &endpoint.schema) {
+    let rows = match endpoint.mapper.read(&body) {
         Ok(rows) => rows,
         Err(message) => {
             endpoint.errors.inc();

@@ -119,3 +119,73 @@ pub fn file_source_and_sink() -> Result<(), Failed> {
     drop(node);
     node::remove_dir(&dir)
 }
+
+/// The http source with the keyvalue, text and custom JSON mappers, the http sink with the
+/// text mapper; mistyped payloads get 400 naming the attribute.
+pub fn http_mappers() -> Result<(), Failed> {
+    let dir = test_dir("http-mappers")?;
+    let receiver = super::receiver::Receiver::start(0)?;
+    let port = node::free_port()?;
+    let url = |path: &str| format!("http://127.0.0.1:{port}/{path}");
+    let app = format!(
+        "@app:name('Mappers')\n\
+         @source(type='http', receiver.url='{}', @map(type='keyvalue'))\n\
+         define stream Kv (symbol string, volume long);\n\
+         @source(type='http', receiver.url='{}', @map(type='text'))\n\
+         define stream Txt (symbol string, volume long);\n\
+         @source(type='http', receiver.url='{}',\n\
+                 @map(type='json', @attributes(symbol='$.s', volume='$.v.n')))\n\
+         define stream Custom (symbol string, volume long);\n\
+         @sink(type='http', publisher.url='http://{}/out',\n\
+               @map(type='text', @payload('{{{{symbol}}}} x {{{{volume}}}}')))\n\
+         define stream Out (symbol string, volume long);\n\
+         from Kv select * insert into Out;\n\
+         from Txt select * insert into Out;\n\
+         from Custom select * insert into Out;\n",
+        url("kv"),
+        url("text"),
+        url("custom"),
+        receiver.addr
+    );
+    let node = Node::start(&dir, None)?;
+    node.call("POST", "/siddhi-apps", &app)?.expect(201)?;
+    wait_active(&node, "Mappers")?;
+    let source = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let post = |path: &str, body: &str| node::request(source, "POST", path, None, body);
+    post("/kv", "symbol=A%20B&volume=1")?.expect(200)?;
+    post("/text", "symbol:\"C\",\nvolume:2")?.expect(200)?;
+    post("/custom", "{\"s\":\"D\",\"v\":{\"n\":3}}")?.expect(200)?;
+    let got = receiver.wait_for(3)?;
+    let bodies: Vec<&str> = got.iter().map(|r| r.body.as_str()).collect();
+    if bodies != ["A B x 1", "C x 2", "D x 3"]
+        || got[0].header("content-type") != Some("text/plain")
+    {
+        return Err(format!("unexpected requests {got:?}").into());
+    }
+    let cases = [
+        (
+            "/kv",
+            "symbol=A&volume=x",
+            "`volume` of stream `Kv` is long",
+        ),
+        (
+            "/kv",
+            "symbol=A",
+            "`volume` (long) of stream `Kv` is missing",
+        ),
+        (
+            "/text",
+            "symbol:\"C\",\nvolume:2,\ncolour:3",
+            "no attribute `colour`",
+        ),
+        ("/custom", "{\"s\":\"D\"}", "nothing at $.v.n"),
+    ];
+    for (path, body, want) in cases {
+        let answer = post(path, body)?.expect(400)?;
+        if !answer.body.contains(want) {
+            return Err(format!("{path} {body}: expected `{want}` in {}", answer.body).into());
+        }
+    }
+    drop(node);
+    node::remove_dir(&dir)
+}

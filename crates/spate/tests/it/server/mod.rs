@@ -353,6 +353,7 @@ pub fn trials() -> Vec<Trial> {
             "server::file_source_and_sink",
             connectors::file_source_and_sink,
         ),
+        Trial::test("server::http_mappers", connectors::http_mappers),
     ];
     trials.push(Trial::ignorable_test(
         "server::seed_deployment_yaml_on_mariadb",
