@@ -12,9 +12,12 @@ pub mod file_uri;
 pub mod http_sink;
 pub mod http_source;
 pub mod in_memory;
+pub mod listeners;
 pub mod log_sink;
 pub mod mapper;
 pub mod options;
+pub mod tcp_protocol;
+pub mod tcp_source;
 
 use std::sync::Arc;
 
@@ -33,6 +36,8 @@ pub use options::{ConnectorSpec, MapSpec, OptionReader, Options};
 pub struct Services {
     /// HTTP listeners of `http` sources, shared by port.
     pub http: Arc<http_source::HttpListeners>,
+    /// Listeners of `tcp` sources, shared by address.
+    pub tcp: Arc<tcp_source::TcpListeners>,
     /// Topics of `inMemory` sources and sinks.
     pub in_memory: in_memory::Broker,
     /// Users for sources with `basic.auth.enabled='true'`.
@@ -135,6 +140,7 @@ pub static SOURCES: &[&dyn SourceFactory] = &[
     &http_source::HttpSourceFactory,
     &in_memory::InMemorySourceFactory,
     &file_source::FileSourceFactory,
+    &tcp_source::TcpSourceFactory,
 ];
 
 /// Every sink kind.

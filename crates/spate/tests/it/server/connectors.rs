@@ -189,3 +189,91 @@ pub fn http_mappers() -> Result<(), Failed> {
     drop(node);
     node::remove_dir(&dir)
 }
+
+/// `spate send --tcp` into a tcp source: every event acknowledged lands; a mistyped line is
+/// refused with its file:line; malformed frames close only their connection.
+pub fn tcp_source_and_send() -> Result<(), Failed> {
+    use std::io::Read;
+    let dir = test_dir("tcp")?;
+    let port = node::free_port()?;
+    let app = format!(
+        "@app:name('Tcp')\n\
+         @source(type='tcp', context='/Trades', host='127.0.0.1', port='{port}')\n\
+         define stream Trades (symbol string, price double, volume long);\n\
+         @primaryKey('symbol')\n\
+         define table Totals (symbol string, trades long, volume long);\n\
+         from Trades select symbol, count() as trades, sum(volume) as volume group by symbol\n\
+         update or insert into Totals on Totals.symbol == symbol;\n"
+    );
+    let node = Node::start(&dir, None)?;
+    node.call("POST", "/siddhi-apps", &app)?.expect(201)?;
+    wait_active(&node, "Tcp")?;
+    let events = dir.join("events.jsonl");
+    let mut text = String::new();
+    for i in 0..500 {
+        if i % 2 == 0 {
+            text.push_str("[\"IBM\", 1.5, 2]\n");
+        } else {
+            text.push_str("{\"stream\":\"Trades\",\"data\":[\"IBM\",2,2]}\n\n");
+        }
+    }
+    std::fs::write(&events, text)?;
+    let addr = format!("127.0.0.1:{port}");
+    let send = |file: &Path| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_spate"))
+            .args([
+                "send", "--tcp", &addr, "--stream", "Trades", "--batch", "64",
+            ])
+            .arg(file)
+            .output()
+    };
+    let out = send(&events)?;
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .map_err(|e| format!("no summary ({e}): {}", String::from_utf8_lossy(&out.stderr)))?;
+    if !out.status.success() || summary["events"] != 500 || summary["batches"] != 8 {
+        return Err(format!("spate send failed: {summary}").into());
+    }
+    // Acknowledged means in the input log: the totals catch up without loss.
+    let totals = "from Totals select symbol, trades, volume";
+    node.wait_for_records("Tcp", totals, &serde_json::json!([["IBM", 500, 1000]]))?;
+
+    let bad = dir.join("bad.jsonl");
+    // One frame: the good event is not taken either (a batch is all or nothing).
+    std::fs::write(&bad, "[\"A\", 1.0, 1]\n\n[\"B\", \"high\", 1]\n")?;
+    let out = send(&bad)?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if out.status.success()
+        || !stderr.contains("bad.jsonl:3: event 2: attribute `price` of stream `Trades` is double")
+    {
+        return Err(format!("expected a refusal naming bad.jsonl:3, got:\n{stderr}").into());
+    }
+
+    // Hostile frames: each gets an ERROR frame and its connection closed; the node goes on.
+    let hostile: [(&[u8], &str); 3] = [
+        (b"\x00\x00\x00\x08HTTP/1.1", "magic"),
+        (b"\xff\xff\xff\xff", "over the limit"),
+        (b"\x00\x00\x00\x07SPTE\x09\x01x", "version 9"),
+    ];
+    for (bytes, want) in hostile {
+        let mut conn = std::net::TcpStream::connect(&addr)?;
+        conn.set_read_timeout(Some(Duration::from_secs(10)))?;
+        conn.write_all(bytes)?;
+        let mut answer = Vec::new();
+        conn.read_to_end(&mut answer)?;
+        if !String::from_utf8_lossy(&answer).contains(want) {
+            return Err(format!("expected an ERROR frame with `{want}`, got {answer:?}").into());
+        }
+    }
+    node.wait_for_output("Closed a TCP connection that sent a malformed frame.")?;
+    // A connection cut in the middle of a frame is dropped quietly.
+    let mut conn = std::net::TcpStream::connect(&addr)?;
+    conn.write_all(b"\x00\x00\x01\x00SPTE\x01\x01")?;
+    drop(conn);
+    let out = send(&events)?;
+    if !out.status.success() {
+        return Err(format!("spate send failed after hostile frames: {out:?}").into());
+    }
+    node.wait_for_records("Tcp", totals, &serde_json::json!([["IBM", 1000, 2000]]))?;
+    drop(node);
+    node::remove_dir(&dir)
+}

@@ -354,6 +354,10 @@ pub fn trials() -> Vec<Trial> {
             connectors::file_source_and_sink,
         ),
         Trial::test("server::http_mappers", connectors::http_mappers),
+        Trial::test(
+            "server::tcp_source_and_send",
+            connectors::tcp_source_and_send,
+        ),
     ];
     trials.push(Trial::ignorable_test(
         "server::seed_deployment_yaml_on_mariadb",
