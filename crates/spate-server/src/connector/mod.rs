@@ -17,6 +17,7 @@ pub mod log_sink;
 pub mod mapper;
 pub mod options;
 pub mod tcp_protocol;
+pub mod tcp_sink;
 pub mod tcp_source;
 
 use std::sync::Arc;
@@ -149,6 +150,7 @@ pub static SINKS: &[&dyn SinkFactory] = &[
     &in_memory::InMemorySinkFactory,
     &http_sink::HttpSinkFactory,
     &file_sink::FileSinkFactory,
+    &tcp_sink::TcpSinkFactory,
 ];
 
 /// The source factory for `kind`.

@@ -611,4 +611,39 @@ mod tests {
             matches!(decode(&huge_string), Err(FrameError::Malformed(m)) if m.contains("truncated"))
         );
     }
+
+    /// The example in docs/tcp-protocol.md is what the writer produces.
+    #[test]
+    fn matches_the_documented_example() {
+        let row = [Value::str("IBM"), Value::Double(12.5), Value::Long(100)];
+        let frame = Writer::new()
+            .events(1, "Trades", std::iter::once(row.as_slice()))
+            .to_vec();
+        let hex = |b: &[u8]| {
+            b.iter()
+                .map(|x| format!("{x:02x}"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        let doc = include_str!("../../../../docs/tcp-protocol.md");
+        let lines = |section: &str, n: usize| -> String {
+            let start = doc.find(section).expect("section in the doc");
+            doc[start..]
+                .lines()
+                .skip(3)
+                .take(n)
+                .map(|l| l.split("  ").next().unwrap_or_default().trim().to_string())
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        assert_eq!(hex(&frame), lines("as bytes:\n\n```text", 9));
+        let ack = Writer::new().ack(1, Status::Ok, "").to_vec();
+        let answer = doc
+            .split("and the node's answer:\n\n```text\n")
+            .nth(1)
+            .and_then(|rest| rest.lines().next())
+            .expect("answer line")
+            .replace("  ", " ");
+        assert_eq!(hex(&ack), answer.trim());
+    }
 }

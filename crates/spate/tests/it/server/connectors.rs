@@ -274,6 +274,24 @@ pub fn tcp_source_and_send() -> Result<(), Failed> {
         return Err(format!("spate send failed after hostile frames: {out:?}").into());
     }
     node.wait_for_records("Tcp", totals, &serde_json::json!([["IBM", 1000, 2000]]))?;
+
+    // A tcp sink of another app feeds the same source.
+    let http_port = node::free_port()?;
+    let relay = format!(
+        "@app:name('Relay')\n\
+         @source(type='http', receiver.url='http://127.0.0.1:{http_port}/in')\n\
+         define stream In2 (symbol string, price double, volume long);\n\
+         @sink(type='tcp', url='tcp://127.0.0.1:{port}/Trades', @map(type='binary'))\n\
+         define stream Out (symbol string, price double, volume long);\n\
+         from In2 select * insert into Out;\n"
+    );
+    node.call("POST", "/siddhi-apps", &relay)?.expect(201)?;
+    wait_active(&node, "Relay")?;
+    let body = r#"[{"event":{"symbol":"IBM","price":1.0,"volume":5}},
+                   {"event":{"symbol":"IBM","price":1.0,"volume":6}}]"#;
+    let http = std::net::SocketAddr::from(([127, 0, 0, 1], http_port));
+    node::request(http, "POST", "/in", None, body)?.expect(200)?;
+    node.wait_for_records("Tcp", totals, &serde_json::json!([["IBM", 1002, 2011]]))?;
     drop(node);
     node::remove_dir(&dir)
 }
