@@ -13,9 +13,12 @@
 //! mapper refuses is logged with `file:line` and the reason, counted in
 //! `spate_source_errors`, and skipped. Events go to the app's input log in batches; when the
 //! log is full or the app is starting, the reader waits and retries, so nothing is dropped.
+//! After each batch is taken the source keeps its position (file identity, byte offset, line)
+//! in the data directory, so a restarted node goes on after the last line taken instead of
+//! reading the file again (a line is read twice only if the node dies between the two).
 
 use std::fs::File;
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -176,6 +179,12 @@ impl SourceFactory for FileSourceFactory {
             events_in,
             errors,
             rows: Vec::new(),
+            position_file: ctx
+                .services
+                .data_dir
+                .join("file-source-positions")
+                .join(ctx.app)
+                .join(format!("{}.position", ctx.stream_name)),
         };
         std::thread::Builder::new()
             .name(format!("file-source-{}", ctx.stream_name))
@@ -233,6 +242,53 @@ struct Reader {
     events_in: Counter,
     errors: Counter,
     rows: Vec<Vec<Value>>,
+    /// Where the position after the last events taken is kept across restarts.
+    position_file: PathBuf,
+}
+
+/// How far a file was read and taken: its identity, the byte after the last complete line
+/// whose events are in the input log, and that line's number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Position {
+    identity: u64,
+    offset: u64,
+    line: u64,
+}
+
+impl Position {
+    fn load(path: &Path) -> Option<Position> {
+        let text = std::fs::read_to_string(path).ok()?;
+        let mut numbers = text.split_whitespace().map(|n| n.parse::<u64>().ok());
+        Some(Position {
+            identity: numbers.next()??,
+            offset: numbers.next()??,
+            line: numbers.next()??,
+        })
+    }
+
+    /// Writes beside `path`, then renames (a crash leaves the old or the new position).
+    fn save(&self, path: &Path) -> std::io::Result<()> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let tmp = path.with_extension("tmp");
+        std::fs::write(
+            &tmp,
+            format!("{} {} {}\n", self.identity, self.offset, self.line),
+        )?;
+        std::fs::rename(tmp, path)
+    }
+}
+
+impl Open {
+    /// The position to resume from, when no event is half read.
+    fn position(&self) -> Option<Position> {
+        self.text_event.is_none().then(|| Position {
+            identity: self.identity,
+            offset: self.offset - self.pending.len() as u64,
+            line: self.line,
+        })
+    }
 }
 
 /// What the reader should do next.
@@ -263,16 +319,29 @@ impl Reader {
 
     fn run(mut self) {
         let mut open: Option<Open> = None;
+        let mut resume = if self.options.whole_file {
+            None
+        } else {
+            Position::load(&self.position_file)
+        };
         let mut waiting_logged = false;
         while !self.stopped() {
             let Some(file) = open.as_mut() else {
                 match File::open(&self.options.path).and_then(|f| Ok((f.metadata()?, f))) {
-                    Ok((meta, f)) => {
+                    Ok((meta, mut f)) => {
+                        let id = identity(&meta);
+                        let start = resume
+                            .take()
+                            .filter(|p| p.identity == id && p.offset <= meta.len())
+                            .and_then(|p| f.seek(SeekFrom::Start(p.offset)).ok().map(|_| p));
+                        if let Some(p) = start {
+                            tracing::info!(app = self.app, stream = self.stream_name, file = %self.options.path.display(), line = p.line, "The file source resumes after the last line it took.");
+                        }
                         open = Some(Open {
                             reader: BufReader::with_capacity(64 * 1024, f),
-                            offset: 0,
-                            line: 0,
-                            identity: identity(&meta),
+                            offset: start.map_or(0, |p| p.offset),
+                            line: start.map_or(0, |p| p.line),
+                            identity: id,
                             pending: Vec::new(),
                             text_event: None,
                         });
@@ -330,7 +399,7 @@ impl Reader {
             return Next::Stop;
         }
         self.map(&content, 1);
-        if !self.flush() {
+        if !self.flush(None) {
             return Next::Stop;
         }
         self.finish();
@@ -348,7 +417,7 @@ impl Reader {
                 Err(e) => {
                     self.errors.inc();
                     tracing::error!(app = self.app, stream = self.stream_name, file = %self.options.path.display(), error = %e, "The file source cannot read its file; it retries.");
-                    let _ = self.flush();
+                    let _ = self.flush(file.position());
                     return if self.sleep(self.options.poll) {
                         Next::Continue
                     } else {
@@ -361,7 +430,7 @@ impl Reader {
                 file.line += 1;
                 let line = std::mem::take(&mut file.pending);
                 self.line(file, &line);
-                if self.rows.len() >= BATCH && !self.flush() {
+                if self.rows.len() >= BATCH && !self.flush(file.position()) {
                     return Next::Stop;
                 }
                 continue;
@@ -376,12 +445,12 @@ impl Reader {
                 if let Some((event, at)) = file.text_event.take() {
                     self.map(event.as_bytes(), at);
                 }
-                if self.flush() {
+                if self.flush(file.position()) {
                     self.finish();
                 }
                 return Next::Stop;
             }
-            if !self.flush() || !self.sleep(self.options.poll) {
+            if !self.flush(file.position()) || !self.sleep(self.options.poll) {
                 return Next::Stop;
             }
             return Next::Continue;
@@ -433,12 +502,23 @@ impl Reader {
         }
     }
 
-    /// Hands the rows read so far to the input log, waiting while it is full or not open;
-    /// false when the source should stop.
-    fn flush(&mut self) -> bool {
+    /// Hands the rows read so far to the input log, waiting while it is full or not open,
+    /// then keeps `position` (what they were read up to); false when the source should stop.
+    fn flush(&mut self, position: Option<Position>) -> bool {
         if self.rows.is_empty() {
             return true;
         }
+        let taken = self.append();
+        if taken
+            && let Some(p) = position
+            && let Err(e) = p.save(&self.position_file)
+        {
+            tracing::warn!(app = self.app, stream = self.stream_name, file = %self.position_file.display(), error = %e, "The file source cannot keep its position; a restart may read lines again.");
+        }
+        taken
+    }
+
+    fn append(&mut self) -> bool {
         loop {
             let n = self.rows.len() as u64;
             match self.log.append_events(self.stream, self.rows.clone()) {

@@ -108,6 +108,24 @@ pub fn file_source_and_sink() -> Result<(), Failed> {
             return Err(format!("no `{want}` in\n{metrics}").into());
         }
     }
+    // A restarted node goes on after the last line taken: nothing is read twice.
+    let (status, output) = node.terminate()?;
+    if !status.success() {
+        return Err(format!("unclean shutdown ({status}):\n{output}").into());
+    }
+    let node = Node::start(&dir, None)?;
+    wait_active(&node, "Files")?;
+    node.wait_for_output("resumes after the last line it took")?;
+    append(
+        &dir.join("in.jsonl"),
+        "{\"event\":{\"symbol\":\"E\",\"price\":4.0,\"volume\":40}}\n",
+    )?;
+    let big = wait_for_file(&dir.join("out/big.jsonl"), |t| t.lines().count() >= 3)?;
+    std::thread::sleep(Duration::from_millis(200));
+    let big_now = std::fs::read_to_string(dir.join("out/big.jsonl"))?;
+    if big_now != big || !big.ends_with("{\"event\":{\"symbol\":\"E\",\"volume\":40}}\n") {
+        return Err(format!("lines read again or lost after a restart:\n{big_now}").into());
+    }
     // A bad mapper option is refused at deploy with the option named.
     let bad = "@app:name('Bad')\n\
                @sink(type='file', file.uri='/tmp/x', @map(type='csv', delimiter='ab'))\n\
