@@ -73,6 +73,9 @@ enum Command {
         /// Events per frame or request.
         #[arg(long, default_value_t = 1000)]
         batch: usize,
+        /// TCP frames sent before waiting for their acknowledgements.
+        #[arg(long, default_value_t = 8)]
+        window: usize,
     },
     /// Validate an app: print every problem with line:column and a caret; exit 1 if invalid.
     Check { app: PathBuf },
@@ -128,6 +131,7 @@ fn main() -> ExitCode {
             http,
             stream,
             batch,
+            window,
         } => {
             let target = match (tcp, http) {
                 (Some(addr), _) => Some(send::Target::Tcp {
@@ -138,7 +142,7 @@ fn main() -> ExitCode {
                 (None, None) => None,
             };
             match target {
-                Some(target) => send::run(&file, &target, batch),
+                Some(target) => send::run(&file, &target, batch, window),
                 None => Err(anyhow::anyhow!("give --tcp HOST:PORT or --http URL")),
             }
         }

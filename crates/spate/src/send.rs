@@ -1,7 +1,8 @@
 //! `spate send`: publishes events from a JSON-lines file (or stdin) to a node's `tcp` source
 //! (Spate's binary protocol, `docs/tcp-protocol.md`) or `http` source, in batches, waiting
-//! for each batch to be acknowledged (in the app's input log) before sending the next, and
-//! resending batches the node asks to retry. Prints one JSON line with the count and rate.
+//! for the acknowledgements (events in the app's input log) — over TCP with up to `--window`
+//! frames in flight — and resending batches the node asks to retry, in order. Prints one JSON
+//! line with the count and rate.
 //!
 //! Over TCP each line is the event's values in attribute order: `["IBM", 12.5, 100]` or
 //! `{"data": ["IBM", 12.5, 100]}` (the `spate replay` format; other keys are ignored).
@@ -38,8 +39,9 @@ struct Totals {
     retries: u64,
 }
 
-/// Sends the events of `file` (`-` for stdin) to `target`, `batch` events a frame or request.
-pub fn run(file: &Path, target: &Target, batch: usize) -> Result<ExitCode> {
+/// Sends the events of `file` (`-` for stdin) to `target`, `batch` events a frame or request,
+/// up to `window` tcp frames in flight.
+pub fn run(file: &Path, target: &Target, batch: usize, window: usize) -> Result<ExitCode> {
     let input: Box<dyn Read> = if file.as_os_str() == "-" {
         Box::new(std::io::stdin())
     } else {
@@ -52,7 +54,7 @@ pub fn run(file: &Path, target: &Target, batch: usize) -> Result<ExitCode> {
     let batch = batch.max(1);
     let started = Instant::now();
     let totals = match target {
-        Target::Tcp { addr, context } => send_tcp(lines, &name, addr, context, batch)?,
+        Target::Tcp { addr, context } => send_tcp(lines, &name, addr, context, batch, window)?,
         Target::Http { url } => send_http(lines, &name, url, batch)?,
     };
     let seconds = started.elapsed().as_secs_f64();
@@ -140,12 +142,24 @@ fn blame(message: &str, lines: &[usize], name: &str) -> String {
     }
 }
 
+/// A frame sent and not yet acknowledged.
+struct InFlight {
+    id: u64,
+    frame: Vec<u8>,
+    /// The file line of each event.
+    lines: Vec<usize>,
+}
+
+/// Sends frames over TCP, up to `window` before waiting for answers. A `retry` answer makes
+/// the node refuse every later frame until the refused one comes again, so the client waits,
+/// skips the answers to the frames that were already on their way and resends them all.
 fn send_tcp(
     mut lines: impl Iterator<Item = std::io::Result<String>>,
     name: &str,
     addr: &str,
     context: &str,
     batch: usize,
+    window: usize,
 ) -> Result<Totals> {
     let mut conn = TcpStream::connect(addr)
         .with_context(|| format!("cannot connect to the tcp source at {addr}"))?;
@@ -155,51 +169,80 @@ fn send_tcp(
     let mut totals = Totals::default();
     let mut line_no = 0;
     let mut body = Vec::new();
+    let mut in_flight: std::collections::VecDeque<InFlight> = Default::default();
+    let mut stale_answers = 0usize;
+    let mut done = false;
     loop {
-        let chunk = next_lines(&mut lines, &mut line_no, batch, name)?;
-        if chunk.is_empty() {
-            return Ok(totals);
-        }
-        let rows = chunk
-            .iter()
-            .map(|(n, line)| tcp_row(line, &format!("{name}:{n}")))
-            .collect::<Result<Vec<_>>>()?;
-        let numbers: Vec<usize> = chunk.iter().map(|(n, _)| *n).collect();
-        totals.batches += 1;
-        let id = totals.batches;
-        let frame = writer.events(id, context, rows.iter().map(Vec::as_slice));
-        loop {
-            conn.write_all(frame)
-                .with_context(|| format!("cannot send to {addr}"))?;
-            let mut len = [0u8; 4];
-            reader
-                .read_exact(&mut len)
-                .with_context(|| format!("{addr} closed the connection without an answer"))?;
-            let len = wire::check_len(u32::from_be_bytes(len), wire::DEFAULT_MAX_FRAME_LEN)?;
-            body.resize(len, 0);
-            reader
-                .read_exact(&mut body)
-                .with_context(|| format!("{addr} closed the connection mid-answer"))?;
-            match wire::read_answer(&body)? {
-                Answer::Ack {
-                    batch: acked,
-                    status,
-                    message,
-                } if acked == id => match status {
-                    Status::Ok => break,
-                    Status::Retry => {
-                        totals.retries += 1;
-                        std::thread::sleep(RETRY_PAUSE);
-                    }
-                    Status::Rejected => bail!("{}", blame(&message, &numbers, name)),
-                },
-                Answer::Ack { batch: other, .. } => {
-                    bail!("the node acknowledged batch {other} while batch {id} was waiting")
-                }
-                Answer::Error(message) => bail!("the node closed the connection: {message}"),
+        while !done && in_flight.len() < window.max(1) {
+            let chunk = next_lines(&mut lines, &mut line_no, batch, name)?;
+            if chunk.is_empty() {
+                done = true;
+                break;
             }
+            let rows = chunk
+                .iter()
+                .map(|(n, line)| tcp_row(line, &format!("{name}:{n}")))
+                .collect::<Result<Vec<_>>>()?;
+            totals.batches += 1;
+            let id = totals.batches;
+            let frame = writer
+                .events(id, context, rows.iter().map(Vec::as_slice))
+                .to_vec();
+            conn.write_all(&frame)
+                .with_context(|| format!("cannot send to {addr}"))?;
+            in_flight.push_back(InFlight {
+                id,
+                frame,
+                lines: chunk.iter().map(|(n, _)| *n).collect(),
+            });
         }
-        totals.events += rows.len() as u64;
+        let Some(front) = in_flight.front() else {
+            return Ok(totals);
+        };
+        let mut len = [0u8; 4];
+        reader
+            .read_exact(&mut len)
+            .with_context(|| format!("{addr} closed the connection without an answer"))?;
+        let len = wire::check_len(u32::from_be_bytes(len), wire::DEFAULT_MAX_FRAME_LEN)?;
+        body.resize(len, 0);
+        reader
+            .read_exact(&mut body)
+            .with_context(|| format!("{addr} closed the connection mid-answer"))?;
+        let (acked, status, message) = match wire::read_answer(&body)? {
+            Answer::Ack {
+                batch,
+                status,
+                message,
+            } => (batch, status, message),
+            Answer::Error(message) => bail!("the node closed the connection: {message}"),
+        };
+        if stale_answers > 0 {
+            // An answer to a frame sent before the last resend.
+            stale_answers -= 1;
+            continue;
+        }
+        if acked != front.id {
+            bail!(
+                "the node answered batch {acked} while batch {} was waiting",
+                front.id
+            );
+        }
+        match status {
+            Status::Ok => {
+                totals.events += front.lines.len() as u64;
+                in_flight.pop_front();
+            }
+            Status::Retry => {
+                totals.retries += 1;
+                std::thread::sleep(RETRY_PAUSE);
+                stale_answers = in_flight.len() - 1;
+                for f in &in_flight {
+                    conn.write_all(&f.frame)
+                        .with_context(|| format!("cannot send to {addr}"))?;
+                }
+            }
+            Status::Rejected => bail!("{}", blame(&message, &front.lines, name)),
+        }
     }
 }
 
@@ -282,5 +325,48 @@ mod tests {
         assert!(tcp_row(r#"{"event":{"a":1}}"#, "f:1").is_err());
         assert_eq!(blame("event 2: bad", &[3, 5, 9], "f"), "f:5: event 2: bad");
         assert_eq!(blame("no stream", &[3, 9], "f"), "f:3-9: no stream");
+    }
+
+    /// A node that answers `retry` to the first frame of batch 2 (and, as a node does, to
+    /// every later frame until batch 2 comes again): the client resends in order.
+    #[test]
+    fn resends_in_order_after_a_retry() {
+        use spate_server::connector::tcp_protocol::{Reader, read_events_head};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let node = std::thread::spawn(move || {
+            let (mut conn, _) = listener.accept().unwrap();
+            let mut taken = Vec::new();
+            let mut awaiting = None;
+            let mut refused_once = false;
+            let mut writer = Writer::new();
+            loop {
+                let mut len = [0u8; 4];
+                if conn.read_exact(&mut len).is_err() {
+                    return taken;
+                }
+                let mut body = vec![0; u32::from_be_bytes(len) as usize];
+                conn.read_exact(&mut body).unwrap();
+                let head = read_events_head(&mut Reader::new(&body)).unwrap();
+                let status = match awaiting {
+                    Some(b) if b != head.batch => Status::Retry,
+                    _ if head.batch == 2 && !refused_once => {
+                        refused_once = true;
+                        awaiting = Some(2);
+                        Status::Retry
+                    }
+                    _ => {
+                        awaiting = None;
+                        taken.push(head.batch);
+                        Status::Ok
+                    }
+                };
+                conn.write_all(writer.ack(head.batch, status, "")).unwrap();
+            }
+        });
+        let lines = (0..10).map(|i| Ok(format!("[{i}]")));
+        let totals = send_tcp(lines, "f", &addr, "S", 2, 4).unwrap();
+        assert_eq!((totals.events, totals.batches, totals.retries), (10, 5, 1));
+        assert_eq!(node.join().unwrap(), vec![1, 2, 3, 4, 5]);
     }
 }

@@ -214,7 +214,8 @@ pub fn read_rows(
     stream: &str,
     schema: &Schema,
 ) -> Result<Vec<Vec<Value>>, FrameError> {
-    let mut rows = Vec::with_capacity(count as usize);
+    // Capacity grows with what is really there, not with what the count claims.
+    let mut rows = Vec::with_capacity((count as usize).min(4096));
     let mut rejected = None;
     for e in 1..=count {
         let arity = r.u16("an event's arity")? as usize;
@@ -228,7 +229,7 @@ pub fn read_rows(
         let mut row = Vec::with_capacity(arity.min(schema.len()));
         for i in 0..arity {
             let v = read_value(r)?;
-            let Some(&ty) = schema.types.get(i) else {
+            let Some(&ty) = schema.types.get(i).filter(|_| rejected.is_none()) else {
                 continue;
             };
             match coerce(v, ty) {
@@ -245,7 +246,9 @@ pub fn read_rows(
                 }
             }
         }
-        rows.push(row);
+        if rejected.is_none() {
+            rows.push(row);
+        }
     }
     if r.left() != 0 {
         return Err(malformed(format!(
