@@ -174,15 +174,19 @@ impl Planner {
         self.query_count += 1;
         let name = annotations::query_name(&q.annotations)
             .map_or_else(|| format!("query{}", index + 1), str::to_string);
+        // Unwritten, the event type is `current`, except under `output snapshot`, where Siddhi's
+        // query API makes it `all` (only an explicit other type is then refused).
+        let default_type = match q.output_rate {
+            Some(ast::OutputRate::Snapshot { .. }) => OutputEventType::All,
+            _ => OutputEventType::Current,
+        };
         let event_type = match &q.output {
             QueryOutput::Insert { event_type, .. } | QueryOutput::Return { event_type, .. } => {
-                event_type.unwrap_or(OutputEventType::Current)
+                event_type.unwrap_or(default_type)
             }
             QueryOutput::Delete { for_type, .. }
             | QueryOutput::Update { for_type, .. }
-            | QueryOutput::UpdateOrInsert { for_type, .. } => {
-                for_type.unwrap_or(OutputEventType::Current)
-            }
+            | QueryOutput::UpdateOrInsert { for_type, .. } => for_type.unwrap_or(default_type),
         };
         let expects_expired = matches!(event_type, OutputEventType::Expired | OutputEventType::All);
         let selected = q.selector.as_ref().and_then(|s| s.attributes.as_deref());

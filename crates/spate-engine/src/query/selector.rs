@@ -731,8 +731,10 @@ fn finish_chunk(plan: &SelectorPlan, out: &mut Chunk, start: usize, by_kind_runs
             if r < start || kinds[r] == EventKind::Reset {
                 return true;
             }
-            // Siddhi's precedence quirk: wanted expired events always pass the limit.
+            // Siddhi's precedence quirk: wanted expired events always pass the limit, and
+            // still count against it, so current events after them may find it spent.
             if kinds[r] == EventKind::Expired && plan.expired_on {
+                kept += 1;
                 return true;
             }
             if kept < limit {
