@@ -204,6 +204,32 @@ pub fn http_mappers() -> Result<(), Failed> {
             return Err(format!("{path} {body}: expected `{want}` in {}", answer.body).into());
         }
     }
+    // spate send --http posts lines as JSON arrays; a refused event is named by file:line.
+    let file = dir.join("custom.jsonl");
+    std::fs::write(
+        &file,
+        "{\"s\":\"E\",\"v\":{\"n\":4}}\n\n{\"s\":\"F\",\"v\":{\"n\":5}}\n",
+    )?;
+    let send = |file: &Path| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_spate"))
+            .args(["send", "--http", &url("custom")])
+            .arg(file)
+            .output()
+    };
+    let out = send(&file)?;
+    if !out.status.success() || !String::from_utf8_lossy(&out.stdout).contains("\"events\":2") {
+        return Err(format!("spate send --http failed: {out:?}").into());
+    }
+    let got = receiver.wait_for(5)?;
+    if got[3].body != "E x 4" || got[4].body != "F x 5" {
+        return Err(format!("unexpected requests {got:?}").into());
+    }
+    std::fs::write(&file, "{\"s\":\"G\",\"v\":{\"n\":6}}\n\n{\"s\":\"H\"}\n")?;
+    let out = send(&file)?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if out.status.success() || !stderr.contains("custom.jsonl:3: event 2: attribute `volume`") {
+        return Err(format!("expected a refusal naming custom.jsonl:3, got:\n{stderr}").into());
+    }
     drop(node);
     node::remove_dir(&dir)
 }
