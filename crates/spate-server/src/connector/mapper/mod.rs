@@ -185,16 +185,16 @@ pub fn check(
     default: &str,
     allowed: &[&str],
 ) -> Result<(), String> {
-    let mut stand_in = spec.clone();
-    if let Some(map) = stand_in.map.as_mut() {
-        map.attributes = None;
-        map.payload = None;
-    }
     let schema = Schema::default();
+    let ctx = context(spec, "stream", &schema, what, default, allowed)?;
+    if ctx.attributes().is_some() || ctx.payload().is_some() {
+        // Custom mappings and their options need the stream: checked when it starts.
+        return Ok(());
+    }
     if source {
-        source_mapper(&stand_in, "stream", &schema, what, default, allowed).map(|_| ())
+        build(SOURCE_MAPPERS, &ctx, what).map(|_| ())
     } else {
-        sink_mapper(&stand_in, "stream", &schema, what, default, allowed).map(|_| ())
+        build(SINK_MAPPERS, &ctx, what).map(|_| ())
     }
 }
 
@@ -392,5 +392,33 @@ mod tests {
         assert_eq!(parse_text("", AttrType::Long), Some(Value::Null));
         assert_eq!(parse_text("", AttrType::String), Some(Value::str("")));
         assert!(utf8(&[b'a', 0xff]).is_err_and(|e| e.contains("offset 1")));
+    }
+
+    #[test]
+    fn checks_maps_before_the_schema_is_known() {
+        use crate::connector::options::Options;
+        let spec = |map: MapSpec| ConnectorSpec {
+            kind: "http".into(),
+            options: Options::from_pairs([("type", "http")]),
+            map: Some(map),
+            span: Default::default(),
+        };
+        let kinds = source_kinds();
+        let custom = testing::map(
+            json::JSON,
+            &[(json::ENCLOSING_ELEMENT, "$.x")],
+            Some(&[("a", "$.a")]),
+            None,
+        );
+        assert!(check(&spec(custom), true, "x", json::JSON, &kinds).is_ok());
+        let unknown = testing::map(csv::CSV, &[("colour", "red")], None, None);
+        assert!(
+            check(&spec(unknown), true, "x", json::JSON, &kinds)
+                .is_err_and(|e| e.contains("colour"))
+        );
+        let wrong = testing::map("xml", &[], None, None);
+        assert!(
+            check(&spec(wrong), true, "x", json::JSON, &kinds).is_err_and(|e| e.contains("xml"))
+        );
     }
 }
