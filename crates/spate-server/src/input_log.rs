@@ -25,6 +25,7 @@ use spate_engine::plan::StreamId;
 use spate_engine::value::Value;
 use tokio::sync::mpsc;
 
+use crate::ha::forward::{AckWait, Forwarder};
 use crate::input_journal::Journal;
 
 /// Batches the log holds before appends fail with [`AppendError::Full`].
@@ -87,6 +88,8 @@ struct Cursor {
     last_ts: i64,
     /// Where entries are written before they are acknowledged, when the journal is on.
     journal: Option<Journal>,
+    /// Where entries are forwarded to the passive node (HA, active).
+    forward: Option<Forwarder>,
 }
 
 /// The writing side of an app's input log.
@@ -136,6 +139,7 @@ impl InputLog {
                 next_seq: 1,
                 last_ts: i64::MIN,
                 journal,
+                forward: None,
             }),
             tx,
             open: AtomicBool::new(false),
@@ -158,6 +162,11 @@ impl InputLog {
         }
         drop(cursor);
         self.open.store(true, Ordering::Release);
+    }
+
+    /// Forwards every entry appended from now on (HA: the active's event sync).
+    pub fn set_forwarder(&self, forward: Forwarder) {
+        self.lock().forward = Some(forward);
     }
 
     /// The journal's entries after `after` (to replay on start); none without a journal.
@@ -211,16 +220,28 @@ impl InputLog {
         stream: StreamId,
         rows: Vec<Vec<Value>>,
     ) -> Result<Appended, AppendError> {
+        self.append_events_acked(stream, rows, false).map(|(a, _)| a)
+    }
+
+    /// [`InputLog::append_events`]; with `wait` and a forwarder, also what resolves once the
+    /// passive node holds the events.
+    pub fn append_events_acked(
+        &self,
+        stream: StreamId,
+        rows: Vec<Vec<Value>>,
+        wait: bool,
+    ) -> Result<(Appended, Option<AckWait>), AppendError> {
         if !self.is_open() {
             return Err(AppendError::NotReady);
         }
         if rows.is_empty() {
-            return Ok(Appended {
+            let appended = Appended {
                 first_seq: self.next_seq(),
                 count: 0,
-            });
+            };
+            return Ok((appended, None));
         }
-        self.append_with(|seq, ts| {
+        self.append_with(wait, |seq, ts| {
             let n = rows.len() as u64;
             let batch = rows
                 .into_iter()
@@ -242,14 +263,16 @@ impl InputLog {
         if !self.is_open() {
             return Err(AppendError::NotReady);
         }
-        self.append_with(|seq, now| (vec![Entry::Tick { seq, now }], 1))
+        self.append_with(false, |seq, now| (vec![Entry::Tick { seq, now }], 1))
+            .map(|(a, _)| a)
     }
 
     /// Gives the entries built by `build(first_seq, ts)` their place in the log.
     fn append_with(
         &self,
+        wait: bool,
         build: impl FnOnce(u64, i64) -> (Vec<Entry>, u64),
-    ) -> Result<Appended, AppendError> {
+    ) -> Result<(Appended, Option<AckWait>), AppendError> {
         let mut cursor = self.lock();
         let permit = self.tx.try_reserve().map_err(|e| match e {
             mpsc::error::TrySendError::Full(()) => AppendError::Full,
@@ -264,10 +287,14 @@ impl InputLog {
             tracing::error!(error = %e, "Cannot write the input journal; the events are refused.");
             return Err(AppendError::Journal);
         }
+        let acked = match cursor.forward.as_ref() {
+            Some(forward) => forward.forward(&batch, wait)?,
+            None => None,
+        };
         cursor.next_seq += count;
         cursor.last_ts = ts;
         permit.send(batch);
-        Ok(Appended { first_seq, count })
+        Ok((Appended { first_seq, count }, acked))
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Cursor> {

@@ -24,9 +24,8 @@ mod openapi;
 mod stores;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
-use axum::extract::{Request, State};
+use axum::extract::{Query, Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -35,6 +34,7 @@ use axum::{Json, Router};
 
 use crate::app::AppManager;
 use crate::auth::Users;
+use crate::ha::{HaState, NodeRole};
 use crate::metrics::Metrics;
 
 pub use error::{ApiError, ApiMessage};
@@ -44,8 +44,17 @@ pub struct ApiState {
     pub manager: Arc<AppManager>,
     pub metrics: Arc<Metrics>,
     pub users: Arc<Users>,
+    /// The HA state when the node is one of an HA pair.
+    pub ha: Option<Arc<HaState>>,
+}
+
+impl ApiState {
     /// Whether this node is the active one (always, when standalone).
-    pub active: Arc<AtomicBool>,
+    pub fn is_active(&self) -> bool {
+        self.ha
+            .as_ref()
+            .is_none_or(|ha| ha.role() == NodeRole::Active)
+    }
 }
 
 /// The API's routes.
@@ -94,16 +103,41 @@ async fn require_auth(
     response
 }
 
-/// Liveness.
+/// Liveness; on a node of an HA pair also its role, epoch, sync lag (entries not yet
+/// acknowledged by the passive), passive queue depth and last snapshot.
 #[utoipa::path(get, path = "/health", responses((status = 200, description = "The node is up")))]
-async fn health() -> Json<serde_json::Value> {
-    Json(serde_json::json!({ "status": "ok" }))
+async fn health(State(state): State<Arc<ApiState>>) -> Json<serde_json::Value> {
+    match &state.ha {
+        Some(ha) => Json(serde_json::json!({ "status": "ok", "ha": ha.health() })),
+        None => Json(serde_json::json!({ "status": "ok" })),
+    }
 }
 
-/// Whether this node is the active one of an HA pair (`true` when standalone).
-#[utoipa::path(get, path = "/siddhi-apps/ha/is-active-node", responses((status = 200, description = "true or false")))]
-async fn is_active_node(State(state): State<Arc<ApiState>>) -> Json<bool> {
-    Json(state.active.load(Ordering::Acquire))
+/// `?fail-if-passive=true`.
+#[derive(Debug, serde::Deserialize)]
+struct ProbeQuery {
+    #[serde(rename = "fail-if-passive", default)]
+    fail_if_passive: bool,
+}
+
+/// Whether this node is the active one of an HA pair (`true` when standalone). With
+/// `?fail-if-passive=true` a node that is not active answers 503, so a load balancer's health
+/// check sends traffic to the active node only.
+#[utoipa::path(get, path = "/siddhi-apps/ha/is-active-node",
+    params(("fail-if-passive" = Option<bool>, Query, description = "answer 503 unless active")),
+    responses((status = 200, description = "true or false"), (status = 503, description = "not active, with fail-if-passive")))]
+async fn is_active_node(
+    State(state): State<Arc<ApiState>>,
+    Query(query): Query<ProbeQuery>,
+) -> Response {
+    let active = state.is_active();
+    let fail = query.fail_if_passive;
+    let status = if !active && fail {
+        StatusCode::SERVICE_UNAVAILABLE
+    } else {
+        StatusCode::OK
+    };
+    (status, Json(active)).into_response()
 }
 
 /// Prometheus metrics.
