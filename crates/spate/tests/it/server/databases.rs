@@ -30,23 +30,28 @@ impl Database {
         }
     }
 
-    fn port(self) -> u16 {
+    pub fn port(self) -> u16 {
         match self {
             Database::MariaDb => 3306,
             Database::Postgres => 5432,
         }
     }
 
-    /// A `deployment.yaml` persisting every second to this database reached on `port`, in a
-    /// table of its own.
-    fn config(self, port: u16) -> Result<String, Failed> {
-        let (url, user) = match self {
+    /// The JDBC URL of the test database reached on `port`, and the user.
+    pub fn jdbc(self, port: u16) -> (String, &'static str) {
+        match self {
             Database::MariaDb => (format!("jdbc:mysql://127.0.0.1:{port}/test"), "root"),
             Database::Postgres => (
                 format!("jdbc:postgresql://127.0.0.1:{port}/postgres"),
                 "postgres",
             ),
-        };
+        }
+    }
+
+    /// A `deployment.yaml` persisting every second to this database reached on `port`, in a
+    /// table of its own.
+    fn config(self, port: u16) -> Result<String, Failed> {
+        let (url, user) = self.jdbc(port);
         let table = format!("SPATE_IT_{}_{}", std::process::id(), free_port()?);
         Ok(format!(
             "wso2.carbon:\n  id: it-{name}\n\

@@ -3,6 +3,7 @@
 //! checks what it answers, logs and keeps across restarts.
 
 mod databases;
+mod ha;
 mod node;
 mod proxy;
 mod receiver;
@@ -349,6 +350,7 @@ pub fn trials() -> Vec<Trial> {
         Trial::test("server::unknown_config_key", unknown_config_key),
         Trial::test("server::http_and_in_memory_sinks", http_and_in_memory_sinks),
     ];
+    trials.extend(ha::trials());
     trials.push(Trial::ignorable_test(
         "server::seed_deployment_yaml_on_mariadb",
         || match databases::Database::MariaDb.check()? {
