@@ -220,7 +220,8 @@ impl InputLog {
         stream: StreamId,
         rows: Vec<Vec<Value>>,
     ) -> Result<Appended, AppendError> {
-        self.append_events_acked(stream, rows, false).map(|(a, _)| a)
+        self.append_events_acked(stream, rows, false)
+            .map(|(a, _)| a)
     }
 
     /// [`InputLog::append_events`]; with `wait` and a forwarder, also what resolves once the

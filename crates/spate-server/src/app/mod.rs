@@ -199,7 +199,10 @@ impl AppManager {
 
     /// HA: the apps deployed next restore and replay these instead of the latest revision.
     pub fn set_takeovers(&self, takeovers: std::collections::HashMap<String, Takeover>) {
-        *self.takeovers.lock().unwrap_or_else(PoisonError::into_inner) = takeovers;
+        *self
+            .takeovers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = takeovers;
     }
 
     fn ha(&self) -> Option<&Arc<crate::ha::HaState>> {
@@ -450,7 +453,10 @@ impl AppManager {
             if let Some((handle, services)) = deferred {
                 match start_sources(&handle.def, &log, &services) {
                     Ok(sources) => {
-                        *handle.sources.lock().unwrap_or_else(PoisonError::into_inner) = sources
+                        *handle
+                            .sources
+                            .lock()
+                            .unwrap_or_else(PoisonError::into_inner) = sources
                     }
                     Err(e) => {
                         tracing::error!(app = name, error = %e, "The app's sources cannot start; it takes no events.")

@@ -165,7 +165,9 @@ impl SinkFactory for HttpSinkFactory {
             client,
             options,
             errors: errors.clone(),
-            ha: ha.clone().map(|ha| (ha, ctx.app.to_string(), ctx.stream_name.to_string())),
+            ha: ha
+                .clone()
+                .map(|ha| (ha, ctx.app.to_string(), ctx.stream_name.to_string())),
         };
         tokio::spawn(worker.run(rx));
         Ok(Box::new(HttpSink {
@@ -251,7 +253,10 @@ impl Worker {
         let mut backoff = FIRST_BACKOFF;
         for attempt in 0..=self.options.retries {
             if !self.gate_open(request.epoch) {
-                tracing::debug!(event = request.id, "Not the active node any more; the output is left to the new active node.");
+                tracing::debug!(
+                    event = request.id,
+                    "Not the active node any more; the output is left to the new active node."
+                );
                 return false;
             }
             let mut builder = self

@@ -308,7 +308,10 @@ async fn receive(
     };
     let n = rows.len() as u64;
     let wait = endpoint.ha.is_some();
-    match endpoint.log.append_events_acked(endpoint.stream, rows, wait) {
+    match endpoint
+        .log
+        .append_events_acked(endpoint.stream, rows, wait)
+    {
         Ok((_, acked)) => {
             endpoint.events_in.inc_by(n);
             if let (Some(ha), Some(acked)) = (&endpoint.ha, acked)

@@ -37,7 +37,10 @@ pub async fn take_over(
     let mut replayed = 0;
     for r in ha.replica.take_replay() {
         if !r.replayable {
-            tracing::error!(app = r.app, "The passive queue of the app is not a complete log since its last snapshot (the pair ran degraded); events acknowledged meanwhile may be lost.");
+            tracing::error!(
+                app = r.app,
+                "The passive queue of the app is not a complete log since its last snapshot (the pair ran degraded); events acknowledged meanwhile may be lost."
+            );
         }
         replayed += r.entries.len();
         takeovers.insert(
@@ -49,9 +52,7 @@ pub async fn take_over(
             },
         );
     }
-    let peer = peers
-        .iter()
-        .find_map(|p| p.properties.event_sync_address());
+    let peer = peers.iter().find_map(|p| p.properties.event_sync_address());
     ha.begin_term(epoch, SyncSender::start(sender, peer));
     manager.set_takeovers(takeovers);
     manager.deploy_directory().await;
@@ -158,4 +159,3 @@ pub fn end_term(ha: &HaState) {
         }
     }
 }
-

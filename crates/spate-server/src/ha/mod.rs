@@ -142,8 +142,10 @@ impl HaState {
 
     /// After a confirmed persist: tell the passive it may drop entries up to `covered_seq`.
     pub fn control(&self, app: &str, revision: &str, covered_seq: u64) {
-        self.last_snapshot
-            .store(crate::input_log::now_millis().max(0) as u64, Ordering::Release);
+        self.last_snapshot.store(
+            crate::input_log::now_millis().max(0) as u64,
+            Ordering::Release,
+        );
         if let Some(sender) = self.sender() {
             sender.control(Control {
                 app: app.to_string(),
@@ -156,8 +158,13 @@ impl HaState {
     /// Outputs of `(app, stream)` up to `seq` were delivered.
     pub fn published(&self, app: &str, stream: &str, seq: u64) {
         {
-            let mut d = self.delivered.lock().unwrap_or_else(PoisonError::into_inner);
-            let entry = d.entry((app.to_string(), stream.to_string())).or_insert(seq);
+            let mut d = self
+                .delivered
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            let entry = d
+                .entry((app.to_string(), stream.to_string()))
+                .or_insert(seq);
             *entry = (*entry).max(seq);
         }
         if let Some(sender) = self.sender() {
@@ -171,7 +178,10 @@ impl HaState {
 
     /// Whether every output in `produced` (stream, last seq) of `app` was delivered.
     pub fn delivered_all(&self, app: &str, produced: &[(String, u64)]) -> bool {
-        let d = self.delivered.lock().unwrap_or_else(PoisonError::into_inner);
+        let d = self
+            .delivered
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         produced.iter().all(|(stream, seq)| {
             d.get(&(app.to_string(), stream.clone()))
                 .is_some_and(|got| got >= seq)

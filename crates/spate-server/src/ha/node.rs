@@ -45,7 +45,9 @@ pub async fn run(
     )
     .await
     .map_err(|e| {
-        format!("cannot start the event-sync server on {bind} (deployment.config.eventSyncServer): {e}")
+        format!(
+            "cannot start the event-sync server on {bind} (deployment.config.eventSyncServer): {e}"
+        )
     })?;
     let bound_port = receiver.local_addr().port();
     let mut config = CoordConfig::new(group_id.clone(), settings.node_id.clone());

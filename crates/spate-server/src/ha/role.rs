@@ -39,10 +39,18 @@ impl RoleDriver {
                     self.step_down().await;
                 }
                 self.ha.set_role(NodeRole::Passive);
-                tracing::info!(leader = leader.as_deref().unwrap_or("none"), epoch, "Passive node: queuing the active node's events; sources stay closed.");
+                tracing::info!(
+                    leader = leader.as_deref().unwrap_or("none"),
+                    epoch,
+                    "Passive node: queuing the active node's events; sources stay closed."
+                );
             }
             ClusterEvent::Fenced { epoch, reason, .. } => {
-                tracing::warn!(epoch, reason, "Lost the lease: stopping sources and sinks; this node is passive now.");
+                tracing::warn!(
+                    epoch,
+                    reason,
+                    "Lost the lease: stopping sources and sinks; this node is passive now."
+                );
                 self.step_down().await;
             }
             ClusterEvent::MemberAdded(node) => {
@@ -53,10 +61,17 @@ impl RoleDriver {
                     return;
                 };
                 let Some(addr) = node.properties.event_sync_address() else {
-                    tracing::warn!(node = node.node_id, "The new member published no event-sync address; it gets no events.");
+                    tracing::warn!(
+                        node = node.node_id,
+                        "The new member published no event-sync address; it gets no events."
+                    );
                     return;
                 };
-                tracing::info!(node = node.node_id, addr, "Forwarding events to the passive node.");
+                tracing::info!(
+                    node = node.node_id,
+                    addr,
+                    "Forwarding events to the passive node."
+                );
                 sender.set_peer(Some(addr));
                 // A baseline for the new passive: it replays from here on.
                 let manager = self.manager.clone();
@@ -68,7 +83,10 @@ impl RoleDriver {
                 }
                 if let Some(sender) = self.ha.sender() {
                     sender.set_peer(None);
-                    tracing::warn!(node = node.node_id, "The passive node is gone: the active node goes on alone, without failover protection, until a passive node joins.");
+                    tracing::warn!(
+                        node = node.node_id,
+                        "The passive node is gone: the active node goes on alone, without failover protection, until a passive node joins."
+                    );
                 }
             }
             ClusterEvent::DbUnavailable { error } => {

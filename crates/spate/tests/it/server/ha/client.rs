@@ -77,11 +77,11 @@ impl Client {
         }
     }
 
-    /// Time from `at` to the first acknowledgement after it.
-    pub fn first_ack_after(&self, at: Instant) -> Option<Duration> {
+    /// Time from `at` to the first acknowledgement by `node` after it.
+    pub fn first_ack_after(&self, node: usize, at: Instant) -> Option<Duration> {
         self.acked
             .iter()
-            .find(|(t, _)| *t > at)
+            .find(|(t, n)| *t > at && *n == node)
             .map(|(t, _)| t.duration_since(at))
     }
 }
@@ -93,7 +93,9 @@ fn expected(stream: &str, j: u64) -> Value {
         "Counts" => {
             json!({"event": {"id": format!("e{j}"), "key": format!("k{}", j % 3), "cnt": j / 3 + 1}})
         }
-        _ => json!({"event": {"id": format!("e{j}"), "wsum": (j.saturating_sub(3)..=j).sum::<u64>()}}),
+        _ => {
+            json!({"event": {"id": format!("e{j}"), "wsum": (j.saturating_sub(3)..=j).sum::<u64>()}})
+        }
     }
 }
 
@@ -122,10 +124,12 @@ pub fn check_outputs(receiver: &Receiver, n: u64) -> Result<Outcome, Failed> {
                 .header("x-spate-epoch")
                 .and_then(|e| e.parse().ok())
                 .unwrap_or(0);
-            if let Some(&last) = epochs.last() {
-                if epoch < last {
-                    return Err(format!("output {id} of epoch {epoch} arrived after epoch {last}").into());
-                }
+            if let Some(&last) = epochs.last()
+                && epoch < last
+            {
+                return Err(
+                    format!("output {id} of epoch {epoch} arrived after epoch {last}").into(),
+                );
             }
             if epochs.last() != Some(&epoch) {
                 epochs.push(epoch);

@@ -68,7 +68,10 @@ pub fn pair(name: &str, db: Db, app: &str, db_port_of_first: Option<u16>) -> Res
                 ),
                 Db::Server(d) => {
                     let (url, user) = d.jdbc(port_override.unwrap_or(d.port()));
-                    (url, format!("          username: {user}\n          password: ''\n"))
+                    (
+                        url,
+                        format!("          username: {user}\n          password: ''\n"),
+                    )
                 }
             }
         };
@@ -168,8 +171,12 @@ fn roles(db: Db) -> Result<(), Failed> {
         return Err(format!("passive health: {h}").into());
     }
     // The passive takes no deploys; the active does.
-    b.call("POST", "/siddhi-apps", "@app:name('X')\ndefine stream S (a int);\n")?
-        .expect(503)?;
+    b.call(
+        "POST",
+        "/siddhi-apps",
+        "@app:name('X')\ndefine stream S (a int);\n",
+    )?
+    .expect(503)?;
     drop((a, b));
     super::node::remove_dir(&pair.dir)
 }
@@ -187,22 +194,25 @@ pub fn trials() -> Vec<Trial> {
     ];
     for db in dbs {
         let n = db.name();
-        trials.push(Trial::ignorable_test(format!("server::ha::roles_on_{n}"), move || {
-            match db.check()? {
+        trials.push(Trial::ignorable_test(
+            format!("server::ha::roles_on_{n}"),
+            move || match db.check()? {
                 Some(skip) => Ok(skip),
                 None => roles(db).map(|()| Completion::Completed),
-            }
-        }));
-        trials.push(Trial::ignorable_test(format!("server::ha::kill_drill_on_{n}"), move || {
-            match db.check()? {
+            },
+        ));
+        trials.push(Trial::ignorable_test(
+            format!("server::ha::kill_drill_on_{n}"),
+            move || match db.check()? {
                 Some(skip) => Ok(skip),
                 None => drill::kill_drill(db).map(|()| Completion::Completed),
-            }
-        }));
+            },
+        ));
     }
-    trials.push(Trial::test("server::ha::sigterm_handover_on_sqlite", || {
-        drill::sigterm_handover(Db::Sqlite)
-    }));
+    trials.push(Trial::test(
+        "server::ha::sigterm_handover_on_sqlite",
+        || drill::sigterm_handover(Db::Sqlite),
+    ));
     for db in [Database::MariaDb, Database::Postgres] {
         trials.push(Trial::ignorable_test(
             format!("server::ha::partition_on_{}", db.name()),
@@ -213,8 +223,10 @@ pub fn trials() -> Vec<Trial> {
         ));
     }
     trials.push(
-        Trial::test("server::ha::failover_benchmark", || drill::benchmark(Db::Sqlite))
-            .with_ignored_flag(true),
+        Trial::test("server::ha::failover_benchmark", || {
+            drill::benchmark(Db::Sqlite)
+        })
+        .with_ignored_flag(true),
     );
     trials
 }
