@@ -209,6 +209,11 @@ impl AppManager {
         self.services.ha.as_ref()
     }
 
+    /// The directory apps are deployed from.
+    pub fn apps_dir(&self) -> &Path {
+        &self.apps_dir
+    }
+
     pub fn persistence(&self) -> &Arc<Persistence> {
         &self.persistence
     }
@@ -307,6 +312,9 @@ impl AppManager {
             self.spawn(handle.clone(), task);
             handle
         };
+        if let (DeploySource::Rest { .. }, Some(ha)) = (&source, self.ha()) {
+            ha.record_app(&def.name, Some(text)).await;
+        }
         Ok((handle, !replaced))
     }
 
@@ -493,6 +501,9 @@ impl AppManager {
             && e.kind() != std::io::ErrorKind::NotFound
         {
             tracing::warn!(app = name, file = %file.display(), error = %e, "Cannot delete the app file.");
+        }
+        if delete_file && let Some(ha) = self.ha() {
+            ha.record_app(name, None).await;
         }
         tracing::info!(app = name, "Siddhi app undeployed.");
         true

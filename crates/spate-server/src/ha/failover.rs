@@ -55,6 +55,17 @@ pub async fn take_over(
     let peer = peers.iter().find_map(|p| p.properties.event_sync_address());
     ha.begin_term(epoch, SyncSender::start(sender, peer));
     manager.set_takeovers(takeovers);
+    if let Some(catalog) = ha.catalog.get() {
+        match catalog.all().await {
+            Ok(apps) => {
+                let changed = super::apps::sync_dir(manager.apps_dir(), apps);
+                if changed > 0 {
+                    tracing::info!(changed, "Apps directory brought in line with the apps deployed over REST on the failed node.");
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "Cannot read the apps deployed over REST on the failed node; deploying the local apps directory."),
+        }
+    }
     manager.deploy_directory().await;
     let deadline = Instant::now() + START_WAIT;
     while manager

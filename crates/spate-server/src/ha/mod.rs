@@ -8,6 +8,7 @@
 //! - [`role`]: the cluster events drive the role changes.
 //! - [`node`]: starting a node of an HA pair.
 
+pub mod apps;
 pub mod convert;
 pub mod failover;
 pub mod forward;
@@ -61,6 +62,8 @@ pub struct HaState {
     delivered: Mutex<HashMap<(String, String), u64>>,
     /// Epoch-millis of the last successful persist.
     pub last_snapshot: AtomicU64,
+    /// The apps deployed over REST, shared through the cluster database.
+    pub catalog: std::sync::OnceLock<apps::AppCatalog>,
 }
 
 impl HaState {
@@ -75,6 +78,7 @@ impl HaState {
             ack_timeout,
             delivered: Mutex::default(),
             last_snapshot: AtomicU64::new(0),
+            catalog: std::sync::OnceLock::new(),
         }
     }
 
@@ -186,6 +190,15 @@ impl HaState {
             d.get(&(app.to_string(), stream.clone()))
                 .is_some_and(|got| got >= seq)
         })
+    }
+
+    /// Records an app deployed (`Some(text)`) or undeployed over REST for the other node.
+    pub async fn record_app(&self, app: &str, text: Option<&str>) {
+        if let Some(catalog) = self.catalog.get()
+            && let Err(e) = catalog.put(app, text).await
+        {
+            tracing::error!(app, error = %e, "Cannot record the app in the cluster database; the passive node will not have this change after a failover.");
+        }
     }
 
     /// For `/health`.

@@ -50,6 +50,12 @@ pub async fn run(
         )
     })?;
     let bound_port = receiver.local_addr().port();
+    match super::apps::AppCatalog::new(&settings.target, &group_id) {
+        Ok(catalog) => {
+            let _already = ha.catalog.set(catalog);
+        }
+        Err(e) => tracing::error!(error = %e, "Apps deployed over REST will not reach the passive node."),
+    }
     let mut config = CoordConfig::new(group_id.clone(), settings.node_id.clone());
     config.heartbeat_interval = settings.cluster.heartbeat_interval;
     config.heartbeat_max_retry = settings.cluster.heartbeat_max_retry;
