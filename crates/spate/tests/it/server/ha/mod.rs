@@ -13,6 +13,7 @@ use libtest_mimic::{Completion, Failed, Trial};
 
 use super::databases::Database;
 use super::node::{Node, free_port, request, test_dir};
+use super::proxy::FaultProxy;
 
 /// Where the cluster (and persistence) database is.
 #[derive(Debug, Clone, Copy)]
@@ -181,6 +182,24 @@ fn roles(db: Db) -> Result<(), Failed> {
     super::node::remove_dir(&pair.dir)
 }
 
+/// The REST API answers while the cluster database is unreachable (role `unknown`, probe
+/// false); the node becomes active once the database answers.
+fn db_down_at_start(db: Database) -> Result<(), Failed> {
+    let proxy = FaultProxy::start(std::net::SocketAddr::from(([127, 0, 0, 1], db.port())))?;
+    proxy.cut();
+    let pair = pair("db-down", Db::Server(db), &drill::app(&client::Sink::none()), Some(proxy.port))?;
+    let a = pair.members[0].start()?;
+    std::thread::sleep(Duration::from_millis(500));
+    let h = health(&a)?;
+    if h["role"] != "unknown" || probe(&a)? {
+        return Err(format!("expected role unknown while the database is away: {h}").into());
+    }
+    proxy.restore();
+    wait_until("the node to become active", Duration::from_secs(15), || probe(&a))?;
+    drop(a);
+    remove(&pair.dir)
+}
+
 fn remove(dir: &Path) -> Result<(), Failed> {
     super::node::remove_dir(dir)
 }
@@ -219,6 +238,13 @@ pub fn trials() -> Vec<Trial> {
             move || match db.check()? {
                 Some(skip) => Ok(skip),
                 None => drill::partition(db).map(|()| Completion::Completed),
+            },
+        ));
+        trials.push(Trial::ignorable_test(
+            format!("server::ha::db_down_at_start_on_{}", db.name()),
+            move || match db.check()? {
+                Some(skip) => Ok(skip),
+                None => db_down_at_start(db).map(|()| Completion::Completed),
             },
         ));
     }
