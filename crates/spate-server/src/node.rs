@@ -16,6 +16,7 @@ use crate::config::{self, LoadOptions, Loaded};
 use crate::connector::Services;
 use crate::ha::HaState;
 use crate::ha::node::{self as ha_node, HaSettings};
+use crate::identity;
 use crate::metrics::Metrics;
 use crate::persistence::Persistence;
 
@@ -100,7 +101,8 @@ pub async fn run(options: NodeOptions) -> Result<(), NodeError> {
     let started = Instant::now();
     let loaded = load_config(&options)?;
     loaded.log();
-    let config = loaded.config;
+    let mut config = loaded.config;
+    resolve_identity(&mut config)?;
     let data_dir = config.spate.data_dir.clone();
     std::fs::create_dir_all(&data_dir).map_err(io(format!(
         "cannot create the data directory {}",
@@ -302,6 +304,34 @@ pub async fn run(options: NodeOptions) -> Result<(), NodeError> {
         tracing::warn!(error = %e, "The REST API task ended abnormally.");
     }
     tracing::info!("Spate stopped.");
+    Ok(())
+}
+
+/// Resolves `auto` in `wso2.carbon.id` and (HA) `eventSyncServer.advertisedHost`.
+fn resolve_identity(config: &mut config::ServerConfig) -> Result<(), NodeError> {
+    let env = |k: &str| std::env::var(k).ok();
+    if config.carbon.id.trim().eq_ignore_ascii_case(identity::AUTO) {
+        let r = identity::node_id(&config.carbon.id, env).map_err(NodeError::Ha)?;
+        tracing::info!(node = r.value, source = r.source, "Node id resolved.");
+        config.carbon.id = r.value;
+    }
+    if let DeploymentMode::Ha(ha) = &mut config.deployment {
+        let server = &mut ha.event_sync_server;
+        if server
+            .advertised_host
+            .as_deref()
+            .is_some_and(|h| h.trim().eq_ignore_ascii_case(identity::AUTO))
+        {
+            let r = identity::advertised_host(server.advertised_host.as_deref(), env)
+                .map_err(NodeError::Ha)?;
+            tracing::info!(
+                host = r.value,
+                source = r.source,
+                "Event-sync address resolved."
+            );
+            server.advertised_host = Some(r.value);
+        }
+    }
     Ok(())
 }
 

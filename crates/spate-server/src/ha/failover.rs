@@ -60,10 +60,15 @@ pub async fn take_over(
             Ok(apps) => {
                 let changed = super::apps::sync_dir(manager.apps_dir(), apps);
                 if changed > 0 {
-                    tracing::info!(changed, "Apps directory brought in line with the apps deployed over REST on the failed node.");
+                    tracing::info!(
+                        changed,
+                        "Apps directory brought in line with the apps deployed over REST on the failed node."
+                    );
                 }
             }
-            Err(e) => tracing::error!(error = %e, "Cannot read the apps deployed over REST on the failed node; deploying the local apps directory."),
+            Err(e) => {
+                tracing::error!(error = %e, "Cannot read the apps deployed over REST on the failed node; deploying the local apps directory.")
+            }
         }
     }
     manager.deploy_directory().await;

@@ -54,7 +54,9 @@ pub async fn run(
         Ok(catalog) => {
             let _already = ha.catalog.set(catalog);
         }
-        Err(e) => tracing::error!(error = %e, "Apps deployed over REST will not reach the passive node."),
+        Err(e) => {
+            tracing::error!(error = %e, "Apps deployed over REST will not reach the passive node.")
+        }
     }
     let mut config = CoordConfig::new(group_id.clone(), settings.node_id.clone());
     config.heartbeat_interval = settings.cluster.heartbeat_interval;

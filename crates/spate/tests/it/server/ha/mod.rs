@@ -187,7 +187,12 @@ fn roles(db: Db) -> Result<(), Failed> {
 fn db_down_at_start(db: Database) -> Result<(), Failed> {
     let proxy = FaultProxy::start(std::net::SocketAddr::from(([127, 0, 0, 1], db.port())))?;
     proxy.cut();
-    let pair = pair("db-down", Db::Server(db), &drill::app(&client::Sink::none()), Some(proxy.port))?;
+    let pair = pair(
+        "db-down",
+        Db::Server(db),
+        &drill::app(&client::Sink::none()),
+        Some(proxy.port),
+    )?;
     let a = pair.members[0].start()?;
     std::thread::sleep(Duration::from_millis(500));
     let h = health(&a)?;
@@ -195,7 +200,9 @@ fn db_down_at_start(db: Database) -> Result<(), Failed> {
         return Err(format!("expected role unknown while the database is away: {h}").into());
     }
     proxy.restore();
-    wait_until("the node to become active", Duration::from_secs(15), || probe(&a))?;
+    wait_until("the node to become active", Duration::from_secs(15), || {
+        probe(&a)
+    })?;
     drop(a);
     remove(&pair.dir)
 }
