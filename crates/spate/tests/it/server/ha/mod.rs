@@ -167,6 +167,18 @@ fn roles(db: Db) -> Result<(), Failed> {
     a.wait_for_output("memberAdded event received for node id : node-1")?;
     a.wait_for_output("Active node retrieved node details of passive node")?;
     a.wait_for_output("Siddhi apps persisted successfully")?;
+    // `spate health` (the container health check) answers with its exit code.
+    for (node, active, want) in [(&a, true, 0), (&b, true, 1), (&b, false, 0)] {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_spate"));
+        cmd.args(["health", "--url", &format!("http://{}", node.api)]);
+        if active {
+            cmd.arg("--active");
+        }
+        let out = cmd.output()?;
+        if out.status.code() != Some(want) {
+            return Err(format!("spate health (active: {active}) exited {:?}", out.status).into());
+        }
+    }
     let h = health(&b)?;
     if h["role"] != "passive" {
         return Err(format!("passive health: {h}").into());
