@@ -143,6 +143,9 @@ async fn is_active_node(
 /// Prometheus metrics.
 #[utoipa::path(get, path = "/metrics", responses((status = 200, description = "Metrics in the Prometheus text format")))]
 async fn metrics(State(state): State<Arc<ApiState>>) -> Response {
+    if let Some(ha) = &state.ha {
+        ha.update_metrics(&state.metrics);
+    }
     (
         [(
             header::CONTENT_TYPE,

@@ -201,6 +201,22 @@ impl HaState {
         }
     }
 
+    /// Refreshes the HA gauges of `/metrics`.
+    pub fn update_metrics(&self, metrics: &crate::metrics::Metrics) {
+        let sender = self.sender().map(|s| s.stats());
+        let replica = self.replica.stats();
+        let values = [
+            self.role() as i64,
+            self.epoch().max(replica.epoch) as i64,
+            sender.map_or(0, |s| s.in_flight) as i64,
+            replica.queued as i64,
+            self.last_snapshot.load(Ordering::Acquire) as i64,
+        ];
+        for (gauge, value) in metrics.ha.iter().zip(values) {
+            gauge.set(value);
+        }
+    }
+
     /// For `/health`.
     pub fn health(&self) -> serde_json::Value {
         let sender = self.sender().map(|s| s.stats());

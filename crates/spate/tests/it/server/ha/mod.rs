@@ -179,6 +179,14 @@ fn roles(db: Db) -> Result<(), Failed> {
             return Err(format!("spate health (active: {active}) exited {:?}", out.status).into());
         }
     }
+    let metrics = a.call("GET", "/metrics", "")?.expect(200)?.body;
+    if !metrics.contains("spate_ha_role 2") || !metrics.contains("spate_ha_epoch ") {
+        return Err(format!("no HA gauges in\n{metrics}").into());
+    }
+    let h = health(&a)?;
+    if h["role"] != "active" || h["epoch"].as_u64().unwrap_or(0) == 0 {
+        return Err(format!("active health: {h}").into());
+    }
     let h = health(&b)?;
     if h["role"] != "passive" {
         return Err(format!("passive health: {h}").into());
