@@ -276,8 +276,17 @@ pub fn trials() -> Vec<Trial> {
         ));
     }
     trials.push(
+        // SPATE_HA_BENCH_DB=mariadb|postgres runs it on that database (default SQLite).
         Trial::test("server::ha::failover_benchmark", || {
-            drill::benchmark(Db::Sqlite)
+            let db = match std::env::var("SPATE_HA_BENCH_DB").as_deref() {
+                Ok("mariadb") => Db::Server(Database::MariaDb),
+                Ok("postgres") => Db::Server(Database::Postgres),
+                _ => Db::Sqlite,
+            };
+            match db.check()? {
+                Some(_) => Err(format!("{} is unreachable", db.name()).into()),
+                None => drill::benchmark(db),
+            }
         })
         .with_ignored_flag(true),
     );
