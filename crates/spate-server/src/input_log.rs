@@ -147,6 +147,14 @@ impl InputLog {
         (log, LogReader { rx })
     }
 
+    /// Numbers the entries of this log from `next_seq` on at least (HA: an app replaced or
+    /// redeployed under the same name goes on with the numbers its predecessor used, as the
+    /// passive node and the event-sync sender know the app by name).
+    pub fn continue_from(&self, next_seq: u64) {
+        let mut cursor = self.lock();
+        cursor.next_seq = cursor.next_seq.max(next_seq);
+    }
+
     /// Opens the log to sources; the next entry gets sequence number `next_seq` (one past what
     /// the restored snapshot covers) and no timestamp before `min_ts`.
     pub fn open_at(&self, next_seq: u64, min_ts: i64) {

@@ -176,6 +176,8 @@ pub struct AppManager {
     journal_root: Option<PathBuf>,
     /// HA: how the apps deployed next start after a failover, by app name.
     takeovers: Mutex<std::collections::HashMap<String, Takeover>>,
+    /// HA: the next input-log seq of apps undeployed in this process, by name.
+    next_seqs: Mutex<std::collections::HashMap<String, u64>>,
 }
 
 impl AppManager {
@@ -194,6 +196,7 @@ impl AppManager {
             apps_dir,
             journal_root,
             takeovers: Mutex::default(),
+            next_seqs: Mutex::default(),
         }
     }
 
@@ -314,8 +317,21 @@ impl AppManager {
         };
         if let (DeploySource::Rest { .. }, Some(ha)) = (&source, self.ha()) {
             ha.record_app(&def.name, Some(text)).await;
+            self.baseline(&handle).await;
         }
         Ok((handle, !replaced))
+    }
+
+    /// HA: persists an app deployed over REST once it runs, so the passive node's queue of it
+    /// starts from a control message (a replaced app's old entries are trimmed).
+    async fn baseline(&self, handle: &AppHandle) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while handle.status() == AppStatus::Starting && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        if let Err(e) = self.persist(handle, false).await {
+            tracing::warn!(app = handle.def.name, error = %e, "No baseline snapshot for the passive node; it gets one at the next persist.");
+        }
     }
 
     /// Makes the app's log, sinks, runtime and sources (closed); nothing runs yet.
@@ -337,6 +353,14 @@ impl AppManager {
             None => None,
         };
         let (log, reader) = InputLog::with_journal(input_log::DEFAULT_CAPACITY, journal);
+        if let Some(next) = self
+            .next_seqs
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(app)
+        {
+            log.continue_from(next);
+        }
         let log = Arc::new(log);
         if let Some(ha) = self.ha() {
             log.set_forwarder(Forwarder::start(
@@ -486,6 +510,12 @@ impl AppManager {
             return false;
         };
         stop(&handle).await;
+        if self.ha().is_some() {
+            self.next_seqs
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .insert(name.to_string(), handle.log.next_seq());
+        }
         handle.log.remove_journal();
         let streams: Vec<String> = handle
             .def

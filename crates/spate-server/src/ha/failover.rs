@@ -72,6 +72,7 @@ pub async fn take_over(
         }
     }
     manager.deploy_directory().await;
+    manager.set_takeovers(HashMap::new());
     let deadline = Instant::now() + START_WAIT;
     while manager
         .list()
