@@ -21,6 +21,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use crate::connector::{self, Services, SinkContext, SourceContext, SourceGuard};
+use crate::ha::failover::Takeover;
 use crate::ha::forward::Forwarder;
 use crate::input_journal::{self, Journal};
 use crate::input_log::{self, InputLog};
@@ -145,17 +146,6 @@ pub enum DeployError {
         "this node is the passive node of an HA pair; deploy on the active node (GET /siddhi-apps/ha/is-active-node answers true there)"
     )]
     NotActive,
-}
-
-/// What a node taking over from a failed active node starts an app from (docs/ha.md §4).
-#[derive(Debug, Default)]
-pub struct Takeover {
-    /// The revision named by the last control message (`None`: an empty state).
-    pub revision: Option<String>,
-    /// The entries after it, in seq order, with their original timestamps.
-    pub entries: Vec<spate_cluster::sync::Entry>,
-    /// The outputs the failed node published, per output stream: not published again.
-    pub published: BTreeMap<String, u64>,
 }
 
 /// Where a deploy comes from.

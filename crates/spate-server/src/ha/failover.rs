@@ -15,13 +15,24 @@ use super::convert::entry_from_sync;
 use super::{HaState, NodeRole};
 use crate::app::saved_state::SavedState;
 use crate::app::task::AppTask;
-use crate::app::{AppManager, AppStatus, Takeover};
+use crate::app::{AppManager, AppStatus};
 use crate::persistence::Persistence;
 
 /// How long a control message waits for the outputs the snapshot produced to be delivered.
 const DELIVERY_WAIT: Duration = Duration::from_secs(10);
 /// How long the takeover waits for the apps to be replayed and open.
 const START_WAIT: Duration = Duration::from_secs(60);
+
+/// What a node taking over from a failed active node starts an app from (docs/ha.md §4).
+#[derive(Debug, Default)]
+pub struct Takeover {
+    /// The revision named by the last control message (`None`: an empty state).
+    pub revision: Option<String>,
+    /// The entries after it, in seq order, with their original timestamps.
+    pub entries: Vec<spate_cluster::sync::Entry>,
+    /// The outputs the failed node published, per output stream: not published again.
+    pub published: std::collections::BTreeMap<String, u64>,
+}
 
 /// Takes over as the active node at `epoch`.
 pub async fn take_over(
