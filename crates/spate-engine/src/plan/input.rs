@@ -234,6 +234,26 @@ fn join_side(
             Side::Stream,
         ),
         _ => {
+            // Siddhi joins against the last step of a stream side, which must be able to hold
+            // events: a window, or nothing (then it adds one); a filter or function is refused.
+            if let Some(last) = s.stream.handlers.last()
+                && !matches!(last, ast::StreamHandler::Window(_))
+            {
+                p.diags.push(
+                    Diagnostic::validation(
+                        s.stream.span,
+                        format!(
+                            "stream `{name}` cannot be joined through a filter or function at its end: \
+                             a join reads the last step of a stream side, which must be a window"
+                        ),
+                    )
+                    .with_help(
+                        "put the condition in the join's `on`, or end the side with a window, \
+                         e.g. `S[price > 10]#window.length(1)`",
+                    ),
+                );
+                return None;
+            }
             let mut r = p.single_stream(&s.stream, expects_expired, true)?;
             // A stream side without a window holds nothing: Siddhi gives it a `lengthBatch(0)`.
             if let Some(InputPlan::Single(sp)) = &mut r.plan

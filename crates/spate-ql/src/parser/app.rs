@@ -77,11 +77,13 @@ impl Parser<'_> {
         }
         if definitions.is_empty() && self.diags.is_empty() {
             let span = elements.first().map_or(Span::new(0, 0), element_span);
-            self.error(
-                span,
-                "an app needs at least one definition before its queries",
-            )
-            .help = Some("define the input streams, e.g. `define stream S (a int);`".to_string());
+            let message = if elements.is_empty() {
+                "the app is empty: it has no definitions and no queries"
+            } else {
+                "an app needs at least one definition before its queries"
+            };
+            self.error(span, message).help =
+                Some("define the input streams, e.g. `define stream S (a int);`".to_string());
         }
         SiddhiApp {
             app_annotations,
