@@ -8,10 +8,11 @@
 //! runtime sees. Replaying the same entries into a fresh runtime gives the same outputs,
 //! because the runtime's only notion of time is the timestamps in the log.
 //!
-//! This is the seam for HA event sync: the active node will forward each appended batch to the
-//! passive (which appends it to its own log unchanged, sequence numbers included) before the
-//! source acknowledges its client; a snapshot names the last sequence number it covers, so the
-//! passive can trim what the snapshot holds and replay the rest.
+//! This is the seam for HA event sync: on the active node of a pair every appended batch also
+//! goes, in seq order, to the app's forwarder ([`crate::ha::forward`]), which sends it to the
+//! passive; an http source in `ack` mode answers its client once the passive holds it. A
+//! snapshot names the last sequence number it covers, so the passive trims what the snapshot
+//! holds and replays the rest after a failover.
 //!
 //! The log is bounded: when the app falls behind, appends fail with [`AppendError::Full`] and
 //! sources answer with backpressure (HTTP 503) instead of buffering without limit. Until the

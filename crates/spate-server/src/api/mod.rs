@@ -10,13 +10,14 @@
 //! | `GET /siddhi-apps/{app}/status` | 200 `{"status": "active"}`; 404 |
 //! | `POST /siddhi-apps/{app}/backup` | 201 `{"revision": …}` |
 //! | `POST /siddhi-apps/{app}/restore[?revision=]` | 200; 404 no such revision |
-//! | `GET /siddhi-apps/ha/is-active-node` | 200 `true`/`false` (no auth) |
+//! | `GET /siddhi-apps/ha/is-active-node[?fail-if-passive=true]` | 200 `true`/`false`; 503 on a node that is not active with `fail-if-passive` (no auth) |
 //! | `POST /stores/query` `{"appName","query"}` | 200 `{"records": [[…]]}` |
-//! | `GET /health` | 200 (no auth) |
+//! | `GET /health` | 200; on an HA node also its role, epoch, sync lag, queue depth (no auth) |
 //! | `GET /metrics` | Prometheus text |
 //! | `GET /openapi.json` | this API as OpenAPI 3 |
 //!
-//! Everything except `/health` and the HA probe needs HTTP Basic credentials.
+//! Everything except `/health` and the HA probe needs HTTP Basic credentials. On the passive
+//! node of an HA pair, deploying answers 503 (deploy on the active node).
 
 mod apps;
 mod error;
