@@ -43,7 +43,7 @@ impl Db {
 pub struct Member {
     pub dir: PathBuf,
     pub source_port: u16,
-    config: String,
+    pub config: String,
 }
 
 /// Two nodes' settings and the app they run.
@@ -227,6 +227,53 @@ fn db_down_at_start(db: Database) -> Result<(), Failed> {
     remove(&pair.dir)
 }
 
+/// Sends `signal` (`STOP`, `CONT`) to a node.
+fn signal(node: &Node, signal: &str) -> Result<(), Failed> {
+    let pid = node.pid().ok_or("the node is not running")?;
+    std::process::Command::new("kill")
+        .arg(format!("-{signal}"))
+        .arg(pid.to_string())
+        .status()?;
+    Ok(())
+}
+
+/// The passive node freezes (SIGSTOP): the active's clients get 503 once the ack timeout
+/// passes (their events are not acknowledged); when the passive is declared dead the active
+/// goes on alone; when it thaws it is attached again.
+fn passive_frozen() -> Result<(), Failed> {
+    let mut pair = pair(
+        "frozen",
+        Db::Sqlite,
+        &drill::app(&client::Sink::none()),
+        None,
+    )?;
+    for m in &mut pair.members {
+        m.config = m
+            .config
+            .replace("ackTimeoutMillis: 1500", "ackTimeoutMillis: 200");
+    }
+    let (a, b) = start_pair(&pair)?;
+    let source = std::net::SocketAddr::from(([127, 0, 0, 1], pair.members[0].source_port));
+    request(source, "POST", "/in", None, &client::event(0))?.expect(200)?;
+    signal(&b, "STOP")?;
+    let unacked = request(source, "POST", "/in", None, &client::event(1))?;
+    if unacked.status != 503 || !unacked.body.contains("did not acknowledge") {
+        signal(&b, "CONT")?;
+        return Err(format!("expected 503 while the passive is frozen: {unacked:?}").into());
+    }
+    a.wait_for_output("The passive node is gone")?;
+    request(source, "POST", "/in", None, &client::event(2))?.expect(200)?;
+    signal(&b, "CONT")?;
+    wait_until(
+        "the passive to be attached again",
+        Duration::from_secs(10),
+        || Ok(health(&a)?["syncConnected"] == serde_json::json!(true)),
+    )?;
+    request(source, "POST", "/in", None, &client::event(3))?.expect(200)?;
+    drop((a, b));
+    remove(&pair.dir)
+}
+
 fn remove(dir: &Path) -> Result<(), Failed> {
     super::node::remove_dir(dir)
 }
@@ -262,6 +309,10 @@ pub fn trials() -> Vec<Trial> {
             },
         ));
     }
+    trials.push(Trial::test(
+        "server::ha::passive_frozen_on_sqlite",
+        passive_frozen,
+    ));
     for db in [Database::MariaDb, Database::Postgres] {
         trials.push(Trial::ignorable_test(
             format!("server::ha::partition_on_{}", db.name()),
