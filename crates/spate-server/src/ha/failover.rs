@@ -36,7 +36,7 @@ pub struct Takeover {
 
 /// Takes over as the active node at `epoch`.
 pub async fn take_over(
-    manager: &AppManager,
+    manager: &Arc<AppManager>,
     ha: &HaState,
     sender: SenderConfig,
     epoch: u64,
@@ -100,7 +100,10 @@ pub async fn take_over(
         "Took over as the active node: state restored, {replayed} queued entries replayed, sources open in {} ms.",
         started.elapsed().as_millis()
     );
-    manager.persist_all(false).await;
+    // The baseline for the passive; not awaited: its control waits for the outputs to be
+    // delivered, and the role loop must stay free to act on a fence meanwhile.
+    let manager = manager.clone();
+    tokio::spawn(async move { manager.persist_all(false).await });
 }
 
 /// The state an app restores on takeover: exactly the revision the last control named; with

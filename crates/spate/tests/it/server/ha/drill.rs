@@ -214,7 +214,18 @@ pub fn benchmark(db: Db) -> Result<(), Failed> {
             .map(|(t, _)| t.duration_since(at))
             .ok_or("no ack")?;
         times.push(took);
-        eprintln!("run {run}: {} ms", took.as_millis());
+        let new_active = nodes[passive].as_ref().ok_or("no node")?;
+        let takeover = new_active
+            .output()
+            .lines()
+            .rfind(|l| l.contains("Took over as the active node"))
+            .and_then(|l| l.split(" in ").nth(1))
+            .and_then(|l| l.split(" ms").next())
+            .map_or("?".to_string(), |ms| format!("{ms} ms"));
+        eprintln!(
+            "run {run}: {} ms (of which restore, replay and opening the sources {takeover})",
+            took.as_millis()
+        );
         let restarted = pair.members[active].start()?;
         restarted.wait_for_output("HA Deployment: Starting up as Passive Node")?;
         let now_active = nodes[passive].as_ref().ok_or("no node")?;
@@ -235,5 +246,9 @@ pub fn benchmark(db: Db) -> Result<(), Failed> {
         times[times.len() - 1].as_millis()
     );
     drop(nodes);
+    if std::env::var_os("SPATE_HA_BENCH_KEEP").is_some() {
+        eprintln!("logs kept in {}", pair.dir.display());
+        return Ok(());
+    }
     remove(&pair.dir)
 }

@@ -255,11 +255,24 @@ fn passive_frozen() -> Result<(), Failed> {
     let (a, b) = start_pair(&pair)?;
     let source = std::net::SocketAddr::from(([127, 0, 0, 1], pair.members[0].source_port));
     request(source, "POST", "/in", None, &client::event(0))?.expect(200)?;
-    signal(&b, "STOP")?;
-    let unacked = request(source, "POST", "/in", None, &client::event(1))?;
-    if unacked.status != 503 || !unacked.body.contains("did not acknowledge") {
+    // A loaded machine can make the active declare the passive dead on its own (its heartbeat
+    // window is 750 ms here); then the event is taken unreplicated. Try again after re-attaching.
+    let mut attempts = 0;
+    loop {
+        wait_until("the event sync", Duration::from_secs(10), || {
+            Ok(health(&a)?["syncConnected"] == serde_json::json!(true))
+        })?;
+        signal(&b, "STOP")?;
+        let unacked = request(source, "POST", "/in", None, &client::event(1))?;
+        if unacked.status == 503 && unacked.body.contains("did not acknowledge") {
+            break;
+        }
         signal(&b, "CONT")?;
-        return Err(format!("expected 503 while the passive is frozen: {unacked:?}").into());
+        attempts += 1;
+        if attempts == 3 {
+            return Err(format!("expected 503 while the passive is frozen: {unacked:?}").into());
+        }
+        std::thread::sleep(Duration::from_millis(500));
     }
     a.wait_for_output("The passive node is gone")?;
     request(source, "POST", "/in", None, &client::event(2))?.expect(200)?;
