@@ -1,4 +1,4 @@
-//! The `spate` command line as a library: the `replay`, `bench`, `check`, `server` and `health` commands and the
+//! The `spate` command line as a library: the `replay`, `bench`, `check`, `send`, `server` and `health` commands and the
 //! event file format, so integration tests can drive them in-process.
 
 pub mod bench;
@@ -6,4 +6,5 @@ pub mod check;
 pub mod events;
 pub mod health;
 pub mod replay;
+pub mod send;
 pub mod server;

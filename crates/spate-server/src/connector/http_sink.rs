@@ -14,13 +14,16 @@ use prometheus_client::metrics::counter::Counter;
 use reqwest::Method;
 use tokio::sync::mpsc;
 
-use crate::ha::HaState;
 use std::sync::Arc;
 
-use super::mapper::json;
+use super::mapper::{self, SinkMapper, json, keyvalue, text};
 use super::{ConnectorSpec, OptionReader, OutputBatch, Sink, SinkContext, SinkFactory};
+use crate::ha::HaState;
 use crate::metrics::stream_labels;
 
+const WHAT: &str = "@sink(type='http')";
+/// The payload formats it writes.
+const MAPPERS: &[&str] = &[json::JSON, text::TEXT, keyvalue::KEYVALUE];
 /// `publisher.url`: where to send (http only in this build).
 pub const PUBLISHER_URL: &str = "publisher.url";
 /// `method`: POST (default), PUT, PATCH, DELETE or GET.
@@ -69,8 +72,7 @@ struct HttpSinkOptions {
 
 impl HttpSinkOptions {
     fn read(spec: &ConnectorSpec) -> Result<HttpSinkOptions, String> {
-        let what = "@sink(type='http')";
-        super::check_mapper(spec, what, json::JSON, &[json::JSON])?;
+        let what = WHAT;
         let r = OptionReader::new(what, &spec.options);
         let url = r.required(PUBLISHER_URL)?;
         let parsed = reqwest::Url::parse(url)
@@ -143,11 +145,14 @@ impl SinkFactory for HttpSinkFactory {
     }
 
     fn check(&self, spec: &ConnectorSpec) -> Result<(), String> {
-        HttpSinkOptions::read(spec).map(|_| ())
+        HttpSinkOptions::read(spec)?;
+        mapper::check(spec, false, WHAT, json::JSON, MAPPERS)
     }
 
     fn create(&self, spec: &ConnectorSpec, ctx: &SinkContext<'_>) -> Result<Box<dyn Sink>, String> {
         let options = HttpSinkOptions::read(spec)?;
+        let mapper =
+            mapper::sink_mapper(spec, ctx.stream_name, ctx.schema, WHAT, json::JSON, MAPPERS)?;
         let client = reqwest::Client::builder()
             .timeout(options.timeout)
             .connect_timeout(options.timeout)
@@ -162,6 +167,7 @@ impl SinkFactory for HttpSinkFactory {
         let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
         let ha = ctx.services.ha.clone();
         let worker = Worker {
+            content_type: mapper.content_type(),
             client,
             options,
             errors: errors.clone(),
@@ -173,6 +179,7 @@ impl SinkFactory for HttpSinkFactory {
         Ok(Box::new(HttpSink {
             tx,
             errors,
+            mapper,
             reports: ha.is_some(),
         }))
     }
@@ -189,6 +196,8 @@ struct Request {
 struct HttpSink {
     tx: mpsc::Sender<Request>,
     errors: Counter,
+    mapper: Box<dyn SinkMapper>,
+    /// HA: the worker reports delivered outputs.
     reports: bool,
 }
 
@@ -203,7 +212,11 @@ impl Sink for HttpSink {
                 id: batch.event_id(i),
                 seq: batch.first_seq + i as u64,
                 epoch: batch.epoch,
-                body: json::write_event(batch.schema, batch.events.row(i)),
+                body: {
+                    let mut body = String::new();
+                    self.mapper.write(batch.events.row(i), &mut body);
+                    body
+                },
             };
             if let Err(e) = self.tx.try_send(request) {
                 self.errors.inc();
@@ -222,6 +235,7 @@ impl Sink for HttpSink {
 }
 
 struct Worker {
+    content_type: &'static str,
     client: reqwest::Client,
     options: HttpSinkOptions,
     errors: Counter,
@@ -262,7 +276,7 @@ impl Worker {
             let mut builder = self
                 .client
                 .request(self.options.method.clone(), self.options.url.clone())
-                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .header(reqwest::header::CONTENT_TYPE, self.content_type)
                 .header(EVENT_ID_HEADER, &request.id)
                 .body(request.body.clone());
             if self.ha.is_some() {
