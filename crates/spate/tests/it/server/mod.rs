@@ -4,6 +4,7 @@
 
 mod connectors;
 mod databases;
+mod ha;
 mod node;
 mod proxy;
 mod receiver;
@@ -359,6 +360,7 @@ pub fn trials() -> Vec<Trial> {
             connectors::tcp_source_and_send,
         ),
     ];
+    trials.extend(ha::trials());
     trials.push(Trial::ignorable_test(
         "server::seed_deployment_yaml_on_mariadb",
         || match databases::Database::MariaDb.check()? {
