@@ -234,9 +234,46 @@ pub fn seed_deployment_yaml_on_mariadb() -> Result<(), Failed> {
     node.wait_for_records("Counter", TOTALS, &json!([["IBM", 1, 2]]))?;
     node.call("POST", "/siddhi-apps/Counter/backup", "")?
         .expect(201)?;
+
+    // The same file as the second node of the pair: its own id and event-sync port.
+    let dir2 = test_dir("seed-2")?;
+    let sync_port2 = free_port()?.to_string();
+    let mut env2 = env.to_vec();
+    env2.retain(|(k, _)| !k.contains("EVENT_SYNC_SERVER"));
+    env2.extend([
+        ("SPATE__WSO2_CARBON__ID", "wso2-si-2"),
+        (
+            "SPATE__DEPLOYMENT_CONFIG__EVENT_SYNC_SERVER__PORT",
+            sync_port2.as_str(),
+        ),
+        (
+            "SPATE__DEPLOYMENT_CONFIG__EVENT_SYNC_SERVER__ADVERTISED_PORT",
+            sync_port2.as_str(),
+        ),
+    ]);
+    let node2 = Node::start_with_env(&dir2, Some(&config), &env2)?;
+    node2.wait_for_output("HA Deployment: Starting up as Passive Node")?;
+    node.wait_for_output("memberAdded event received for node id : wso2-si-2")?;
+    send(port, &trade(3))?;
+    node.wait_for_records("Counter", TOTALS, &json!([["IBM", 2, 5]]))?;
+
+    // A clean stop of the active hands the lease over; the passive carries the count on.
     let (status, output) = node.terminate()?;
     if !status.success() || !output.contains(PERSISTED) || !output.contains("wso2-si-1") {
         return Err(format!("unexpected run ({status}):\n{output}").into());
     }
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while request(node2.api, "GET", "/siddhi-apps/ha/is-active-node", None, "")?.body != "true" {
+        if std::time::Instant::now() > deadline {
+            return Err(format!("the passive did not take over:\n{}", node2.output()).into());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    wait_active(&node2, "Counter")?;
+    node2.wait_for_records("Counter", TOTALS, &json!([["IBM", 2, 5]]))?;
+    send(port, &trade(4))?;
+    node2.wait_for_records("Counter", TOTALS, &json!([["IBM", 3, 9]]))?;
+    drop(node2);
+    super::node::remove_dir(&dir2)?;
     super::node::remove_dir(&dir)
 }

@@ -222,6 +222,8 @@ fn compose_pair_on(database: &str) -> Result<(), Failed> {
     };
     active_node.wait_for_output("HA Deployment: Starting up as Active Node")?;
     passive_node.wait_for_output("HA Deployment: Starting up as Passive Node")?;
+    // Until the active has seen its passive (one event poll), it serves alone, unprotected.
+    active_node.wait_for_output("Active node retrieved node details of passive node")?;
 
     // Clients reach the app on the active node only.
     let source = SocketAddr::from(([127, 0, 0, 1], source_port));
@@ -296,11 +298,12 @@ fn metadata_server(service: &'static str, ip: &'static str) -> Result<String, Fa
             } else {
                 format!(r#"{{"Networks":[{{"NetworkMode":"awsvpc","IPv4Addresses":["{ip}"]}}]}}"#)
             };
-            let _ = write!(
+            write!(
                 stream,
                 "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
                 body.len()
-            );
+            )
+            .ok();
         }
     });
     Ok(format!("http://{addr}/v4"))
