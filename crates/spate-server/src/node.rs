@@ -63,6 +63,8 @@ pub enum NodeError {
     Store(#[from] spate_store::StoreError),
     #[error("HA: {0}")]
     Ha(String),
+    #[error("{0}")]
+    Tls(String),
 }
 
 fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> NodeError {
@@ -210,7 +212,15 @@ pub async fn run(options: NodeOptions) -> Result<(), NodeError> {
     });
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut api_stop = stop_rx.clone();
+    let tls = match &config.spate.api_tls {
+        Some(t) => Some(api::tls::acceptor(t).map_err(NodeError::Tls)?),
+        None => None,
+    };
     let api = tokio::spawn(async move {
+        if let Some(acceptor) = tls {
+            api::tls::serve(listener, acceptor, api::router(state), api_stop).await;
+            return;
+        }
         let serve = axum::serve(listener, api::router(state)).with_graceful_shutdown(async move {
             // An error means the sender is gone: stop then too.
             api_stop.wait_for(|stop| *stop).await.ok();

@@ -23,6 +23,7 @@ mod apps;
 mod error;
 mod openapi;
 mod stores;
+pub mod tls;
 
 use std::sync::Arc;
 

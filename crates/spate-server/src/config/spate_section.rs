@@ -5,6 +5,9 @@
 //!   dataDir: spate-data          # relative paths below resolve against it (default `spate-data`)
 //!   api:
 //!     bind: 0.0.0.0:9090         # REST API (default port 9090 + wso2.carbon.ports.offset)
+//!     tls:                       # serve the REST API over HTTPS only (rustls)
+//!       certFile: api-cert.pem   # PEM certificate chain, the server's certificate first
+//!       keyFile: api-key.pem     # PEM private key (PKCS#8, PKCS#1 or SEC1)
 //!   inputLog:
 //!     enabled: true              # journal input to dataDir/input-log so kill -9 loses no
 //!                                # acknowledged event (needs state.persistence; default false)
@@ -48,6 +51,13 @@ impl std::fmt::Debug for User {
     }
 }
 
+/// `spate.api.tls`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiTls {
+    pub cert_file: PathBuf,
+    pub key_file: PathBuf,
+}
+
 /// What the `spate` section says.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SpateConfig {
@@ -56,6 +66,8 @@ pub struct SpateConfig {
     pub data_dir: PathBuf,
     /// `api.bind`: the REST API's address; `None` means `0.0.0.0:(9090 + ports.offset)`.
     pub api_bind: Option<SocketAddr>,
+    /// `api.tls`: certificate chain and key files (PEM) for HTTPS.
+    pub api_tls: Option<ApiTls>,
     /// `users`.
     pub users: Vec<User>,
     /// `inputLog.enabled`: journal every app's input between snapshots.
@@ -71,6 +83,7 @@ impl Default for SpateConfig {
         SpateConfig {
             data_dir: PathBuf::from(DEFAULT_DATA_DIR),
             api_bind: None,
+            api_tls: None,
             users: Vec::new(),
             input_log: false,
             ha_ack: true,
@@ -98,6 +111,24 @@ pub fn read(node: &Node, report: &mut Report) -> SpateConfig {
                     format!("`{bind}` is not an address; write host:port, e.g. 0.0.0.0:9090"),
                 ),
             }
+        }
+        if let Some(mut tls) = api.map("tls", report) {
+            let cert = tls.string("certFile", report);
+            let key = tls.string("keyFile", report);
+            match (cert, key) {
+                (Some(cert), Some(key)) => {
+                    config.api_tls = Some(ApiTls {
+                        cert_file: PathBuf::from(cert),
+                        key_file: PathBuf::from(key),
+                    });
+                }
+                _ => report.problem(
+                    api.path_of("tls"),
+                    api.origin(),
+                    "`tls` needs both certFile and keyFile (PEM files)".to_string(),
+                ),
+            }
+            tls.finish(report);
         }
         api.finish(report);
     }

@@ -10,6 +10,7 @@ mod node;
 mod proxy;
 mod receiver;
 mod store_tables;
+mod tls;
 
 use libtest_mimic::{Completion, Failed, Trial};
 use serde_json::json;
@@ -369,6 +370,7 @@ pub fn trials() -> Vec<Trial> {
             None => databases::seed_deployment_yaml_on_mariadb().map(|()| Completion::Completed),
         },
     ));
+    trials.push(Trial::test("server::api_over_https", tls::api_over_https));
     trials.push(Trial::test("server::store_tables_on_sqlite", || {
         store_tables::store_tables(store_tables::Backend::Sqlite)
     }));
