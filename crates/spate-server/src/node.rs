@@ -146,6 +146,7 @@ pub async fn run(options: NodeOptions) -> Result<(), NodeError> {
     ));
     let services = Arc::new(Services {
         http: Arc::default(),
+        tcp: Arc::default(),
         in_memory: Default::default(),
         users: users.clone(),
         metrics: metrics.clone(),

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use spate::{bench, check, replay, server};
+use spate::{bench, check, replay, send, server};
 use spate_server::node::NodeOptions;
 
 /// Spate: a Siddhi-compatible streaming integrator.
@@ -45,6 +45,37 @@ enum Command {
         /// Timed passes (the median and best are reported).
         #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..))]
         repeat: u64,
+    },
+    /// Publish events from a JSON-lines file (or stdin) to a node's tcp or http source, in
+    /// batches, each acknowledged before the next; prints one JSON line with the rate.
+    ///
+    /// Over --tcp each line is the values in attribute order (`["IBM", 12.5, 100]` or
+    /// `{"data": [...]}`); over --http each line is what the source's mapper takes (by default
+    /// `{"event": {...}}`), a batch sent as one JSON array.
+    Send {
+        /// The events file; `-` reads stdin.
+        #[arg(default_value = "-")]
+        file: PathBuf,
+        /// HOST:PORT of a tcp source (`@source(type='tcp', ...)`).
+        #[arg(
+            long,
+            value_name = "HOST:PORT",
+            conflicts_with = "http",
+            requires = "stream"
+        )]
+        tcp: Option<String>,
+        /// The receiver.url of an http source.
+        #[arg(long, value_name = "URL", required_unless_present = "tcp")]
+        http: Option<String>,
+        /// The tcp source's context (default `<app>/<stream>`, or what `context` says).
+        #[arg(long, value_name = "CONTEXT")]
+        stream: Option<String>,
+        /// Events per frame or request.
+        #[arg(long, default_value_t = 1000)]
+        batch: usize,
+        /// TCP frames sent before waiting for their acknowledgements.
+        #[arg(long, default_value_t = 8)]
+        window: usize,
     },
     /// Validate an app: print every problem with line:column and a caret; exit 1 if invalid.
     Check { app: PathBuf },
@@ -94,6 +125,27 @@ fn main() -> ExitCode {
             repeat,
         } => bench::run(&app, &events, warmup, repeat as usize),
         Command::Check { app } => check::run(&app),
+        Command::Send {
+            file,
+            tcp,
+            http,
+            stream,
+            batch,
+            window,
+        } => {
+            let target = match (tcp, http) {
+                (Some(addr), _) => Some(send::Target::Tcp {
+                    addr,
+                    context: stream.unwrap_or_default(),
+                }),
+                (None, Some(url)) => Some(send::Target::Http { url }),
+                (None, None) => None,
+            };
+            match target {
+                Some(target) => send::run(&file, &target, batch, window),
+                None => Err(anyhow::anyhow!("give --tcp HOST:PORT or --http URL")),
+            }
+        }
         Command::Server {
             config,
             apps,

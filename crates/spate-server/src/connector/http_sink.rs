@@ -14,10 +14,13 @@ use prometheus_client::metrics::counter::Counter;
 use reqwest::Method;
 use tokio::sync::mpsc;
 
-use super::mapper::json;
+use super::mapper::{self, SinkMapper, json, keyvalue, text};
 use super::{ConnectorSpec, OptionReader, OutputBatch, Sink, SinkContext, SinkFactory};
 use crate::metrics::stream_labels;
 
+const WHAT: &str = "@sink(type='http')";
+/// The payload formats it writes.
+const MAPPERS: &[&str] = &[json::JSON, text::TEXT, keyvalue::KEYVALUE];
 /// `publisher.url`: where to send (http only in this build).
 pub const PUBLISHER_URL: &str = "publisher.url";
 /// `method`: POST (default), PUT, PATCH, DELETE or GET.
@@ -63,8 +66,7 @@ struct HttpSinkOptions {
 
 impl HttpSinkOptions {
     fn read(spec: &ConnectorSpec) -> Result<HttpSinkOptions, String> {
-        let what = "@sink(type='http')";
-        super::check_mapper(spec, what, json::JSON, &[json::JSON])?;
+        let what = WHAT;
         let r = OptionReader::new(what, &spec.options);
         let url = r.required(PUBLISHER_URL)?;
         let parsed = reqwest::Url::parse(url)
@@ -137,11 +139,14 @@ impl SinkFactory for HttpSinkFactory {
     }
 
     fn check(&self, spec: &ConnectorSpec) -> Result<(), String> {
-        HttpSinkOptions::read(spec).map(|_| ())
+        HttpSinkOptions::read(spec)?;
+        mapper::check(spec, false, WHAT, json::JSON, MAPPERS)
     }
 
     fn create(&self, spec: &ConnectorSpec, ctx: &SinkContext<'_>) -> Result<Box<dyn Sink>, String> {
         let options = HttpSinkOptions::read(spec)?;
+        let mapper =
+            mapper::sink_mapper(spec, ctx.stream_name, ctx.schema, WHAT, json::JSON, MAPPERS)?;
         let client = reqwest::Client::builder()
             .timeout(options.timeout)
             .connect_timeout(options.timeout)
@@ -155,12 +160,13 @@ impl SinkFactory for HttpSinkFactory {
             .clone();
         let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
         let worker = Worker {
+            content_type: mapper.content_type(),
             client,
             options,
             errors: errors.clone(),
         };
         tokio::spawn(worker.run(rx));
-        Ok(Box::new(HttpSink { tx, errors }))
+        Ok(Box::new(HttpSink { tx, errors, mapper }))
     }
 }
 
@@ -173,6 +179,7 @@ struct Request {
 struct HttpSink {
     tx: mpsc::Sender<Request>,
     errors: Counter,
+    mapper: Box<dyn SinkMapper>,
 }
 
 impl Sink for HttpSink {
@@ -180,7 +187,11 @@ impl Sink for HttpSink {
         for i in 0..batch.events.len() {
             let request = Request {
                 id: batch.event_id(i),
-                body: json::write_event(batch.schema, batch.events.row(i)),
+                body: {
+                    let mut body = String::new();
+                    self.mapper.write(batch.events.row(i), &mut body);
+                    body
+                },
             };
             if let Err(e) = self.tx.try_send(request) {
                 self.errors.inc();
@@ -199,6 +210,7 @@ impl Sink for HttpSink {
 }
 
 struct Worker {
+    content_type: &'static str,
     client: reqwest::Client,
     options: HttpSinkOptions,
     errors: Counter,
@@ -218,7 +230,7 @@ impl Worker {
             let mut builder = self
                 .client
                 .request(self.options.method.clone(), self.options.url.clone())
-                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .header(reqwest::header::CONTENT_TYPE, self.content_type)
                 .header(EVENT_ID_HEADER, &request.id)
                 .body(request.body.clone());
             for (name, value) in &self.options.headers {

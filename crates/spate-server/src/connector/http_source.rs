@@ -6,9 +6,8 @@
 //! is malformed or mistyped; 401 without valid credentials (when basic auth is on); 503 when
 //! the app's input queue is full or the app is still starting; 413 when the body is too large.
 
-use std::collections::HashMap;
 use std::net::{SocketAddr, ToSocketAddrs};
-use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -16,15 +15,19 @@ use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use prometheus_client::metrics::counter::Counter;
-use spate_engine::plan::{Schema, StreamId};
+use spate_engine::plan::StreamId;
 use tokio::task::JoinHandle;
 
-use super::mapper::json;
+use super::listeners::{Listeners, Owner, Routes, route};
+use super::mapper::{self, SourceMapper, json, keyvalue, text};
 use super::{ConnectorSpec, OptionReader, SourceContext, SourceFactory, SourceGuard};
 use crate::auth::Users;
 use crate::input_log::{AppendError, InputLog};
 use crate::metrics::stream_labels;
 
+const WHAT: &str = "@source(type='http')";
+/// The payload formats it takes.
+const MAPPERS: &[&str] = &[json::JSON, text::TEXT, keyvalue::KEYVALUE];
 /// `receiver.url`: where to listen (default `http://0.0.0.0:9763/<app>/<stream>`).
 pub const RECEIVER_URL: &str = "receiver.url";
 /// `basic.auth.enabled`: require the node's users' credentials (default false).
@@ -46,9 +49,7 @@ struct HttpSourceOptions {
 
 impl HttpSourceOptions {
     fn read(spec: &ConnectorSpec, app: &str, stream: &str) -> Result<HttpSourceOptions, String> {
-        let what = "@source(type='http')";
-        super::check_mapper(spec, what, json::JSON, &[json::JSON])?;
-        let r = OptionReader::new(what, &spec.options);
+        let r = OptionReader::new(WHAT, &spec.options);
         let default_url = format!("http://0.0.0.0:{DEFAULT_PORT}/{app}/{stream}");
         let url = r.string(RECEIVER_URL).unwrap_or(&default_url);
         let basic_auth = r.bool(BASIC_AUTH_ENABLED, false)?;
@@ -97,17 +98,20 @@ impl SourceFactory for HttpSourceFactory {
     }
 
     fn check(&self, spec: &ConnectorSpec) -> Result<(), String> {
-        HttpSourceOptions::read(spec, "app", "stream").map(|_| ())
+        HttpSourceOptions::read(spec, "app", "stream")?;
+        mapper::check(spec, true, WHAT, json::JSON, MAPPERS)
     }
 
     fn start(&self, spec: &ConnectorSpec, ctx: &SourceContext<'_>) -> Result<SourceGuard, String> {
         let options = HttpSourceOptions::read(spec, ctx.app, ctx.stream_name)?;
+        let mapper =
+            mapper::source_mapper(spec, ctx.stream_name, ctx.schema, WHAT, json::JSON, MAPPERS)?;
         let labels = stream_labels(ctx.app, ctx.stream_name);
         let endpoint = Endpoint {
             app: ctx.app.to_string(),
             stream: ctx.stream,
             stream_name: ctx.stream_name.to_string(),
-            schema: ctx.schema.clone(),
+            mapper,
             log: ctx.log.clone(),
             users: options.basic_auth.then(|| ctx.services.users.clone()),
             events_in: ctx
@@ -123,132 +127,49 @@ impl SourceFactory for HttpSourceFactory {
                 .get_or_create(&labels)
                 .clone(),
         };
-        let route = ctx
-            .services
-            .http
-            .register(options.addr, &options.path, endpoint)?;
+        let route = ctx.services.http.register(
+            options.addr,
+            &options.path,
+            endpoint,
+            "http source",
+            serve,
+        )?;
         tracing::info!(app = ctx.app, stream = ctx.stream_name, url = %format!("http://{}{}", route.addr, options.path), "HTTP source listening.");
         Ok(Box::new(route))
     }
 }
 
 /// Where one source's requests go.
-struct Endpoint {
+pub struct Endpoint {
     app: String,
     stream: StreamId,
     stream_name: String,
-    schema: Arc<Schema>,
+    mapper: Box<dyn SourceMapper>,
     log: Arc<InputLog>,
     users: Option<Arc<Users>>,
     events_in: Counter,
     errors: Counter,
 }
 
-type Routes = Arc<RwLock<HashMap<String, Arc<Endpoint>>>>;
-
-struct Listener {
-    routes: Routes,
-    local: SocketAddr,
-    /// Runs until the node exits.
-    _task: JoinHandle<()>,
+impl Owner for Endpoint {
+    fn owner(&self) -> String {
+        format!("stream `{}` of app `{}`", self.stream_name, self.app)
+    }
 }
 
 /// The HTTP listeners of all `http` sources, one per address.
-#[derive(Default)]
-pub struct HttpListeners {
-    listeners: Mutex<HashMap<SocketAddr, Listener>>,
-}
+pub type HttpListeners = Listeners<Endpoint>;
 
-impl std::fmt::Debug for HttpListeners {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("HttpListeners")
-    }
-}
-
-/// A registered path; dropping it unregisters the path.
-pub struct HttpRoute {
-    listeners: Arc<HttpListeners>,
-    bind: SocketAddr,
-    /// The address actually bound (differs from `bind` for port 0).
-    pub addr: SocketAddr,
-    path: String,
-}
-
-impl Drop for HttpRoute {
-    fn drop(&mut self) {
-        // The listener stays (answering 404 on paths nobody serves): closing it is
-        // asynchronous, and an app redeployed at once must be able to take the port again.
-        let listeners = self.listeners.lock();
-        if let Some(listener) = listeners.get(&self.bind) {
-            let mut routes = listener
-                .routes
-                .write()
-                .unwrap_or_else(PoisonError::into_inner);
-            routes.remove(&self.path);
-        }
-    }
-}
-
-impl HttpListeners {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<SocketAddr, Listener>> {
-        self.listeners
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-    }
-
-    fn register(
-        self: &Arc<Self>,
-        bind: SocketAddr,
-        path: &str,
-        endpoint: Endpoint,
-    ) -> Result<HttpRoute, String> {
-        let mut listeners = self.lock();
-        let listener = match listeners.entry(bind) {
-            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-            std::collections::hash_map::Entry::Vacant(e) => e.insert(start_listener(bind)?),
-        };
-        let mut routes = listener
-            .routes
-            .write()
-            .unwrap_or_else(PoisonError::into_inner);
-        if let Some(other) = routes.get(path) {
-            return Err(format!(
-                "receiver.url http://{bind}{path} is already used by stream `{}` of app `{}`",
-                other.stream_name, other.app
-            ));
-        }
-        routes.insert(path.to_string(), Arc::new(endpoint));
-        Ok(HttpRoute {
-            listeners: self.clone(),
-            bind,
-            addr: listener.local,
-            path: path.to_string(),
-        })
-    }
-}
-
-fn start_listener(bind: SocketAddr) -> Result<Listener, String> {
-    let std_listener = std::net::TcpListener::bind(bind)
-        .map_err(|e| format!("cannot listen on {bind} for the http source: {e}"))?;
-    let local = std_listener.local_addr().map_err(|e| e.to_string())?;
-    std_listener
-        .set_nonblocking(true)
-        .map_err(|e| e.to_string())?;
-    let listener = tokio::net::TcpListener::from_std(std_listener).map_err(|e| e.to_string())?;
-    let routes: Routes = Arc::default();
+/// Serves requests on `listener` until the node exits.
+fn serve(listener: tokio::net::TcpListener, routes: Routes<Endpoint>) -> JoinHandle<()> {
     let app = Router::new()
         .fallback(receive)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .with_state(routes.clone());
-    let task = tokio::spawn(async move {
+        .with_state(routes);
+    tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {
-            tracing::error!(addr = %local, error = %e, "The http source listener stopped.");
+            tracing::error!(error = %e, "The http source listener stopped.");
         }
-    });
-    Ok(Listener {
-        routes,
-        local,
-        _task: task,
     })
 }
 
@@ -263,19 +184,14 @@ fn error(status: StatusCode, message: impl Into<String>) -> Response {
 }
 
 async fn receive(
-    State(routes): State<Routes>,
+    State(routes): State<Routes<Endpoint>>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
     let path = uri.path().trim_end_matches('/');
-    let endpoint = routes
-        .read()
-        .unwrap_or_else(PoisonError::into_inner)
-        .get(path)
-        .cloned();
-    let Some(endpoint) = endpoint else {
+    let Some(endpoint) = route(&routes, path) else {
         return error(StatusCode::NOT_FOUND, format!("no http source at {path}"));
     };
     if method != Method::POST {
@@ -291,7 +207,7 @@ async fn receive(
         );
         return response;
     }
-    let rows = match json::read_events(&body, &endpoint.stream_name, &endpoint.schema) {
+    let rows = match endpoint.mapper.read(&body) {
         Ok(rows) => rows,
         Err(message) => {
             endpoint.errors.inc();

@@ -6,15 +6,23 @@
 //! [`InputLog`](crate::input_log::InputLog); it acknowledges its client only once they are
 //! there. A sink receives what reaches its stream from the app task and must not block it.
 
+pub mod file_sink;
+pub mod file_source;
+pub mod file_uri;
 pub mod http_sink;
 pub mod http_source;
 pub mod in_memory;
+pub mod listeners;
 pub mod log_sink;
 pub mod mapper;
 pub mod options;
+pub mod tcp_protocol;
+pub mod tcp_sink;
+pub mod tcp_source;
 
 use std::sync::Arc;
 
+use prometheus_client::metrics::counter::Counter;
 use spate_engine::event::ChunkRef;
 use spate_engine::plan::{Schema, StreamId};
 
@@ -29,6 +37,8 @@ pub use options::{ConnectorSpec, MapSpec, OptionReader, Options};
 pub struct Services {
     /// HTTP listeners of `http` sources, shared by port.
     pub http: Arc<http_source::HttpListeners>,
+    /// Listeners of `tcp` sources, shared by address.
+    pub tcp: Arc<tcp_source::TcpListeners>,
     /// Topics of `inMemory` sources and sinks.
     pub in_memory: in_memory::Broker,
     /// Users for sources with `basic.auth.enabled='true'`.
@@ -56,6 +66,30 @@ pub struct SinkContext<'a> {
     pub stream_name: &'a str,
     pub schema: &'a Arc<Schema>,
     pub services: &'a Arc<Services>,
+}
+
+impl SourceContext<'_> {
+    /// This stream's `spate_events_in` and `spate_source_errors` counters.
+    pub fn counters(&self) -> (Counter, Counter) {
+        let labels = crate::metrics::stream_labels(self.app, self.stream_name);
+        let metrics = &self.services.metrics;
+        (
+            metrics.events_in.get_or_create(&labels).clone(),
+            metrics.source_errors.get_or_create(&labels).clone(),
+        )
+    }
+}
+
+impl SinkContext<'_> {
+    /// This stream's `spate_sink_errors` counter.
+    pub fn errors(&self) -> Counter {
+        let labels = crate::metrics::stream_labels(self.app, self.stream_name);
+        self.services
+            .metrics
+            .sink_errors
+            .get_or_create(&labels)
+            .clone()
+    }
 }
 
 /// A running source: dropping it stops the source.
@@ -106,6 +140,8 @@ pub trait SinkFactory: Sync {
 pub static SOURCES: &[&dyn SourceFactory] = &[
     &http_source::HttpSourceFactory,
     &in_memory::InMemorySourceFactory,
+    &file_source::FileSourceFactory,
+    &tcp_source::TcpSourceFactory,
 ];
 
 /// Every sink kind.
@@ -113,6 +149,8 @@ pub static SINKS: &[&dyn SinkFactory] = &[
     &log_sink::LogSinkFactory,
     &in_memory::InMemorySinkFactory,
     &http_sink::HttpSinkFactory,
+    &file_sink::FileSinkFactory,
+    &tcp_sink::TcpSinkFactory,
 ];
 
 /// The source factory for `kind`.

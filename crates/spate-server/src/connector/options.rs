@@ -44,6 +44,11 @@ impl Options {
         }
     }
 
+    /// Every `(key, value)` in the order written (an empty key for a value without one).
+    pub fn entries(&self) -> &[(String, String)] {
+        &self.entries
+    }
+
     /// The value of `key`.
     pub fn get(&self, key: &str) -> Option<&str> {
         self.entries
@@ -74,6 +79,10 @@ pub struct MapSpec {
     pub options: Options,
     /// It has nested `@attributes(...)` or `@payload(...)` (custom mapping).
     pub custom: Option<String>,
+    /// `@attributes(a='$.x', ...)`: where each attribute comes from (source mappers).
+    pub attributes: Option<Options>,
+    /// `@payload("...{{a}}...")`: the template of each payload (sink mappers).
+    pub payload: Option<String>,
 }
 
 impl ConnectorSpec {
@@ -120,14 +129,39 @@ impl MapSpec {
             .get(TYPE)
             .ok_or("`@map` needs a type, e.g. @map(type='json')")?
             .to_ascii_lowercase();
-        let custom = a.items.iter().find_map(|i| match i {
-            AnnotationItem::Annotation(n) => Some(n.name.name.clone()),
+        let mut custom = None;
+        let mut attributes = None;
+        let mut payload = None;
+        for nested in a.items.iter().filter_map(|i| match i {
+            AnnotationItem::Annotation(n) => Some(n),
             AnnotationItem::Element(_) => None,
-        });
+        }) {
+            let name = &nested.name.name;
+            custom = Some(name.clone());
+            let values = Options::of(nested);
+            if name.eq_ignore_ascii_case("attributes") {
+                attributes = Some(values);
+            } else if name.eq_ignore_ascii_case("payload") {
+                match values.entries() {
+                    [(_, template)] => payload = Some(template.clone()),
+                    _ => {
+                        return Err(
+                            "`@payload` takes one template, e.g. @payload(\"{{a}}\")".into()
+                        );
+                    }
+                }
+            } else {
+                return Err(format!(
+                    "`@{name}` inside `@map` is not supported; only `@attributes(...)` and `@payload(...)` are"
+                ));
+            }
+        }
         Ok(MapSpec {
             kind,
             options,
             custom,
+            attributes,
+            payload,
         })
     }
 }

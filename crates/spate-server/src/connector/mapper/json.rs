@@ -1,6 +1,11 @@
 //! Siddhi's default JSON mapping: an event is `{"event":{"attr":value,...}}`; a payload is one
 //! event or an array of them. Sources read it into typed rows (every attribute present, no
 //! extras, values convertible to the declared type); sinks write rows the same way.
+//!
+//! Custom mapping: `@map(type='json', enclosing.element='$.events',
+//! fail.on.missing.attribute='true', @attributes(a='$.x.y', ...))` reads any JSON — each
+//! element of the enclosing array (or the document) is one event, each attribute found by its
+//! path. Sinks take `@payload("...{{a}}...")` templates (see [`super::text::Template`]).
 
 use std::sync::Arc;
 
@@ -9,10 +14,160 @@ use spate_engine::plan::Schema;
 use spate_engine::plan::schema::type_name;
 use spate_engine::value::{AttrType, Object, Value};
 
+use super::json_path::JsonPath;
+use super::text::Template;
+use super::{MapperContext, SinkMapper, SourceMapper};
+
 /// `@map(type='json')`.
 pub const JSON: &str = "json";
 /// The element that wraps each event's attributes.
 const EVENT: &str = "event";
+/// `enclosing.element`: the path of the events in a custom-mapped payload (default `$`).
+pub const ENCLOSING_ELEMENT: &str = "enclosing.element";
+/// `fail.on.missing.attribute`: an attribute whose path finds nothing fails the event
+/// (default true) instead of being null.
+pub const FAIL_ON_MISSING_ATTRIBUTE: &str = "fail.on.missing.attribute";
+/// Siddhi's option, accepted without effect: Spate always validates what it reads.
+const VALIDATE_JSON: &str = "validate.json";
+
+/// `@map(type='json')` for a source.
+pub fn source_mapper(ctx: &MapperContext<'_>) -> Result<Box<dyn SourceMapper>, String> {
+    ctx.refuse_custom(true, false)?;
+    let r = ctx.options();
+    let enclosing = r
+        .string(ENCLOSING_ELEMENT)
+        .map(JsonPath::parse)
+        .transpose()?;
+    let fail_on_missing = r.bool(FAIL_ON_MISSING_ATTRIBUTE, true)?;
+    r.string(VALIDATE_JSON);
+    r.finish(&[
+        "type",
+        ENCLOSING_ELEMENT,
+        FAIL_ON_MISSING_ATTRIBUTE,
+        VALIDATE_JSON,
+    ])?;
+    let schema = Arc::new(ctx.schema.clone());
+    let stream = ctx.stream.to_string();
+    let Some(attributes) = ctx.attributes() else {
+        if enclosing.is_some() {
+            return Err(format!(
+                "`{ENCLOSING_ELEMENT}` needs `@attributes(...)` saying where each attribute is"
+            ));
+        }
+        return Ok(Box::new(DefaultJsonSource { stream, schema }));
+    };
+    let paths = super::attribute_mappings(ctx, attributes)?
+        .iter()
+        .map(|p| JsonPath::parse(p))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Box::new(CustomJsonSource {
+        stream,
+        schema,
+        enclosing,
+        paths,
+        fail_on_missing,
+    }))
+}
+
+/// `@map(type='json')` for a sink.
+pub fn sink_mapper(ctx: &MapperContext<'_>) -> Result<Box<dyn SinkMapper>, String> {
+    ctx.refuse_custom(false, true)?;
+    let r = ctx.options();
+    r.string(VALIDATE_JSON);
+    r.finish(&["type", VALIDATE_JSON])?;
+    let template = ctx
+        .payload()
+        .map(|t| Template::parse(t, ctx.schema))
+        .transpose()?;
+    Ok(Box::new(JsonSink {
+        schema: ctx.schema.clone(),
+        template,
+    }))
+}
+
+struct DefaultJsonSource {
+    stream: String,
+    schema: Arc<Schema>,
+}
+
+impl SourceMapper for DefaultJsonSource {
+    fn read(&self, payload: &[u8]) -> Result<Vec<Vec<Value>>, String> {
+        read_events(payload, &self.stream, &self.schema)
+    }
+}
+
+struct CustomJsonSource {
+    stream: String,
+    schema: Arc<Schema>,
+    enclosing: Option<JsonPath>,
+    paths: Vec<JsonPath>,
+    fail_on_missing: bool,
+}
+
+impl SourceMapper for CustomJsonSource {
+    fn read(&self, payload: &[u8]) -> Result<Vec<Vec<Value>>, String> {
+        let json: Json =
+            serde_json::from_slice(payload).map_err(|e| format!("malformed JSON: {e}"))?;
+        let events = match &self.enclosing {
+            Some(path) => path.find(&json).ok_or_else(|| {
+                format!(
+                    "the payload has nothing at {ENCLOSING_ELEMENT} '{}'",
+                    path.as_str()
+                )
+            })?,
+            None => &json,
+        };
+        let one = |item: &Json| -> Result<Vec<Value>, String> {
+            self.paths
+                .iter()
+                .zip(self.schema.names.iter().zip(&self.schema.types))
+                .map(|(path, (name, ty))| match path.find(item) {
+                    Some(v) => to_value(v, *ty).ok_or_else(|| {
+                        format!(
+                            "attribute `{name}` of stream `{}` ({}) is {}, but the value is {v}",
+                            self.stream,
+                            path.as_str(),
+                            type_name(*ty)
+                        )
+                    }),
+                    None if self.fail_on_missing => Err(format!(
+                        "attribute `{name}` ({}) of stream `{}` is missing: nothing at {}",
+                        type_name(*ty),
+                        self.stream,
+                        path.as_str()
+                    )),
+                    None => Ok(Value::Null),
+                })
+                .collect()
+        };
+        match events {
+            Json::Array(items) => items
+                .iter()
+                .enumerate()
+                .map(|(i, item)| one(item).map_err(|e| format!("event {}: {e}", i + 1)))
+                .collect(),
+            item => Ok(vec![one(item)?]),
+        }
+    }
+}
+
+struct JsonSink {
+    schema: Schema,
+    template: Option<Template>,
+}
+
+impl SinkMapper for JsonSink {
+    fn write(&self, row: &[Value], out: &mut String) {
+        match &self.template {
+            Some(t) => t.render(row, out),
+            None => out.push_str(&write_event(&self.schema, row)),
+        }
+    }
+
+    fn content_type(&self) -> &'static str {
+        "application/json"
+    }
+}
 
 /// Reads a payload of one event or an array of events into rows of `schema`; the error says
 /// which event and attribute is wrong and why.
@@ -152,13 +307,10 @@ pub fn write_event(schema: &Schema, row: &[Value]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::connector::mapper::testing;
 
     fn schema() -> Schema {
-        Schema::new([
-            ("symbol".to_string(), AttrType::String),
-            ("price".to_string(), AttrType::Double),
-            ("volume".to_string(), AttrType::Long),
-        ])
+        testing::trades()
     }
 
     #[test]
@@ -209,5 +361,46 @@ mod tests {
             write_event(&schema(), &row),
             r#"{"event":{"symbol":"IBM","price":12.5,"volume":1}}"#
         );
+    }
+
+    #[test]
+    fn reads_custom_mappings() {
+        use crate::connector::mapper::testing;
+        let map = |fail: &str| {
+            testing::map(
+                JSON,
+                &[
+                    (ENCLOSING_ELEMENT, "$.orders"),
+                    (FAIL_ON_MISSING_ATTRIBUTE, fail),
+                ],
+                Some(&[
+                    ("volume", "$.qty"),
+                    ("symbol", "$.item['name']"),
+                    ("price", "$.prices[1]"),
+                ]),
+                None,
+            )
+        };
+        let build = |m| testing::source(&m, &schema());
+        let strict = build(map("true")).expect("valid");
+        let body = br#"{"orders":[{"item":{"name":"IBM"},"prices":[1,2.5],"qty":3},
+                                  {"item":{"name":"X"},"qty":4}]}"#;
+        let err = strict.read(body).expect_err("second event has no price");
+        assert!(
+            err.contains("event 2: attribute `price`") && err.contains("$.prices[1]"),
+            "{err}"
+        );
+        let lenient = build(map("false"))
+            .expect("valid")
+            .read(body)
+            .expect("valid");
+        assert_eq!(
+            lenient[0],
+            vec![Value::str("IBM"), Value::Double(2.5), Value::Long(3)]
+        );
+        assert_eq!(lenient[1][1], Value::Null);
+        let wrong_type =
+            strict.read(br#"{"orders":{"item":{"name":"A"},"prices":[0,"x"],"qty":1}}"#);
+        assert!(wrong_type.is_err_and(|e| e.contains("is double")));
     }
 }

@@ -2,6 +2,7 @@
 //! starts the built binary on free ports in its own directory, talks to it over HTTP and
 //! checks what it answers, logs and keeps across restarts.
 
+mod connectors;
 mod databases;
 mod node;
 mod proxy;
@@ -348,6 +349,15 @@ pub fn trials() -> Vec<Trial> {
         Trial::test("server::bad_inputs", bad_inputs),
         Trial::test("server::unknown_config_key", unknown_config_key),
         Trial::test("server::http_and_in_memory_sinks", http_and_in_memory_sinks),
+        Trial::test(
+            "server::file_source_and_sink",
+            connectors::file_source_and_sink,
+        ),
+        Trial::test("server::http_mappers", connectors::http_mappers),
+        Trial::test(
+            "server::tcp_source_and_send",
+            connectors::tcp_source_and_send,
+        ),
     ];
     trials.push(Trial::ignorable_test(
         "server::seed_deployment_yaml_on_mariadb",
