@@ -6,6 +6,13 @@
 //! position in the app, i.e. Siddhi's scheduler creation order), then by the head due time;
 //! each state fires all of its times that are due, including ones it adds while firing. A
 //! lazy min-heap keeps the common case — nothing due — O(1).
+//!
+//! Partitioned queries share one Siddhi `Scheduler` per timer template, with a state per
+//! partition key in a Java `HashMap`. When the clock moves, Siddhi collects the due states in
+//! a `TreeMultimap` keyed by due time whose values all compare equal, so of several keys due
+//! at the same time only the first in the map's iteration order fires; the others fire at the
+//! next clock move (the next event, even at the same time). Spate keeps what decides that
+//! order: the key's hash, when its state entered the map, and the map's capacity.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
@@ -37,6 +44,8 @@ pub struct TimerOwner {
     pub stage: u16,
     /// The partition instance, for partitioned queries.
     pub instance: u32,
+    /// Java `hashCode` of the partition key, for partitioned queries.
+    pub key_hash: i32,
 }
 
 #[derive(Debug)]
@@ -46,12 +55,36 @@ struct TimerState {
     queue: VecDeque<i64>,
     /// A heap entry exists for this state.
     armed: bool,
+    /// Partitioned: the state is in its template's key map (its queue is not empty), since
+    /// the map's insertion `entered`.
+    in_map: bool,
+    entered: u64,
+}
+
+/// The Java `HashMap` of partition keys of one template's scheduler.
+#[derive(Debug, Clone, Copy)]
+struct KeyMap {
+    live: u32,
+    capacity: u32,
+}
+
+impl Default for KeyMap {
+    fn default() -> KeyMap {
+        KeyMap {
+            live: 0,
+            capacity: 16,
+        }
+    }
 }
 
 #[derive(Debug, Default)]
 pub struct Scheduler {
     states: Vec<TimerState>,
     heap: BinaryHeap<Reverse<(i64, TimerId)>>,
+    /// By template, for partitioned queries.
+    key_maps: Vec<KeyMap>,
+    /// Insertions into key maps so far.
+    entries: u64,
 }
 
 impl Scheduler {
@@ -66,6 +99,8 @@ impl Scheduler {
             owner,
             queue: VecDeque::new(),
             armed: false,
+            in_map: false,
+            entered: 0,
         });
         (self.states.len() - 1) as TimerId
     }
@@ -74,11 +109,45 @@ impl Scheduler {
     #[inline]
     pub fn notify_at(&mut self, id: TimerId, time: i64) {
         let s = &mut self.states[id as usize];
+        if !s.in_map && s.owner.kind == OwnerKind::PartitionQuery {
+            self.enter(id);
+        }
+        let s = &mut self.states[id as usize];
         s.queue.push_back(time);
         if !s.armed {
             s.armed = true;
             let head = s.queue[0];
             self.heap.push(Reverse((head, id)));
+        }
+    }
+
+    /// A partitioned state's key goes into its template's map (Siddhi's `computeIfAbsent`):
+    /// the map grows past three quarters full, and never shrinks.
+    #[cold]
+    fn enter(&mut self, id: TimerId) {
+        self.entries += 1;
+        let s = &mut self.states[id as usize];
+        s.in_map = true;
+        s.entered = self.entries;
+        let t = s.template as usize;
+        if self.key_maps.len() <= t {
+            self.key_maps.resize(t + 1, KeyMap::default());
+        }
+        let m = &mut self.key_maps[t];
+        m.live += 1;
+        while m.live as u64 > m.capacity as u64 * 3 / 4 {
+            m.capacity *= 2;
+        }
+    }
+
+    /// A partitioned state whose queue ran empty leaves its template's map.
+    fn leave_if_empty(&mut self, id: TimerId) {
+        let s = &mut self.states[id as usize];
+        if s.in_map && s.queue.is_empty() {
+            s.in_map = false;
+            if let Some(m) = self.key_maps.get_mut(s.template as usize) {
+                m.live = m.live.saturating_sub(1);
+            }
         }
     }
 
@@ -114,6 +183,59 @@ impl Scheduler {
             let s = &states[id as usize];
             (s.template, s.queue.front().copied().unwrap_or(i64::MAX), id)
         });
+        if due.len() > 1 {
+            self.one_key_per_time(due);
+        }
+    }
+
+    /// Of partitioned states of one template due at the same time, keeps the first in the
+    /// key map's iteration order (by bucket, the latest entry first within one) and leaves
+    /// the others armed for the next clock move.
+    fn one_key_per_time(&mut self, due: &mut Vec<TimerId>) {
+        let head = |s: &TimerState| s.queue.front().copied().unwrap_or(i64::MAX);
+        let mut kept = Vec::with_capacity(due.len());
+        let mut i = 0;
+        while i < due.len() {
+            let first = &self.states[due[i] as usize];
+            let mut j = i + 1;
+            if first.owner.kind == OwnerKind::PartitionQuery {
+                while j < due.len() {
+                    let s = &self.states[due[j] as usize];
+                    if s.template != first.template || head(s) != head(first) {
+                        break;
+                    }
+                    j += 1;
+                }
+            }
+            if j - i == 1 {
+                kept.push(due[i]);
+            } else {
+                let capacity = self
+                    .key_maps
+                    .get(first.template as usize)
+                    .map_or(16, |m| m.capacity);
+                let order = |id: &TimerId| {
+                    let s = &self.states[*id as usize];
+                    (
+                        crate::table::java_hash::bucket(s.owner.key_hash, capacity),
+                        Reverse(s.entered),
+                    )
+                };
+                let winner = due[i..j].iter().copied().min_by_key(order);
+                for &id in &due[i..j] {
+                    if Some(id) == winner {
+                        kept.push(id);
+                    } else {
+                        let s = &mut self.states[id as usize];
+                        s.armed = true;
+                        let t = head(s);
+                        self.heap.push(Reverse((t, id)));
+                    }
+                }
+            }
+            i = j;
+        }
+        *due = kept;
     }
 
     /// Pops the next due time of a taken state, if it is due at `now`.
@@ -128,6 +250,7 @@ impl Scheduler {
 
     /// Re-arms a state after firing, if it still waits for something.
     pub fn rearm(&mut self, id: TimerId) {
+        self.leave_if_empty(id);
         let s = &mut self.states[id as usize];
         if !s.armed
             && let Some(&head) = s.queue.front()
@@ -140,9 +263,10 @@ impl Scheduler {
     /// Empties the timer states whose owner matches (their element is gone); the states
     /// stay registered so timer ids remain stable.
     pub fn clear_if(&mut self, mut gone: impl FnMut(&TimerOwner) -> bool) {
-        for s in &mut self.states {
-            if gone(&s.owner) {
-                s.queue.clear();
+        for id in 0..self.states.len() {
+            if gone(&self.states[id].owner) {
+                self.states[id].queue.clear();
+                self.leave_if_empty(id as TimerId);
             }
         }
     }
@@ -166,6 +290,14 @@ impl Scheduler {
             for t in &s.queue {
                 w.i64(*t);
             }
+            w.bool(s.in_map);
+            w.u64(s.entered);
+        }
+        w.u64(self.entries);
+        w.usize(self.key_maps.len());
+        for m in &self.key_maps {
+            w.u64(m.live as u64);
+            w.u64(m.capacity as u64);
         }
     }
 
@@ -188,7 +320,17 @@ impl Scheduler {
             for _ in 0..len {
                 s.queue.push_back(r.i64()?);
             }
+            s.in_map = r.bool()?;
+            s.entered = r.u64()?;
             self.rearm(id as TimerId);
+        }
+        self.entries = r.u64()?;
+        let maps = r.len(2)?;
+        self.key_maps.clear();
+        for _ in 0..maps {
+            let live = u32::try_from(r.u64()?).unwrap_or(u32::MAX);
+            let capacity = u32::try_from(r.u64()?).unwrap_or(16).max(16);
+            self.key_maps.push(KeyMap { live, capacity });
         }
         Ok(())
     }
@@ -231,6 +373,49 @@ mod tests {
         s.take_due(100, &mut due);
         assert!(due.is_empty());
         assert_eq!(s.next_due(), None);
+    }
+
+    #[test]
+    fn one_partition_key_per_due_time_and_move() {
+        let key = |k: &str, i: u32| TimerOwner {
+            kind: OwnerKind::PartitionQuery,
+            instance: i,
+            key_hash: crate::table::java_hash::string_hash(k),
+            ..TimerOwner::default()
+        };
+        let mut s = Scheduler::new();
+        // Java iterates a HashMap of "WSO2", "ORCL", "IBM" as IBM, ORCL, WSO2... by bucket.
+        let ids: Vec<TimerId> = ["WSO2", "ORCL", "IBM"]
+            .iter()
+            .enumerate()
+            .map(|(i, k)| s.register(0, key(k, i as u32)))
+            .collect();
+        for &id in &ids {
+            s.notify_at(id, 3000);
+        }
+        let bucket =
+            |k: &str| crate::table::java_hash::bucket(crate::table::java_hash::string_hash(k), 16);
+        let mut expected: Vec<(u32, TimerId)> = ["WSO2", "ORCL", "IBM"]
+            .iter()
+            .zip(&ids)
+            .map(|(k, &id)| (bucket(k), id))
+            .collect();
+        expected.sort_by_key(|&(b, id)| (b, Reverse(id)));
+        let mut due = Vec::new();
+        let mut fired = Vec::new();
+        for _ in 0..3 {
+            s.take_due(3000, &mut due);
+            assert_eq!(due.len(), 1, "one key per clock move");
+            fired.push(due[0]);
+            assert_eq!(s.pop_due(due[0], 3000), Some(3000));
+            s.rearm(due[0]);
+        }
+        s.take_due(3000, &mut due);
+        assert!(due.is_empty());
+        assert_eq!(
+            fired,
+            expected.iter().map(|&(_, id)| id).collect::<Vec<_>>()
+        );
     }
 
     #[test]

@@ -8,10 +8,11 @@
 //! runtime sees. Replaying the same entries into a fresh runtime gives the same outputs,
 //! because the runtime's only notion of time is the timestamps in the log.
 //!
-//! This is the seam for HA event sync: the active node will forward each appended batch to the
-//! passive (which appends it to its own log unchanged, sequence numbers included) before the
-//! source acknowledges its client; a snapshot names the last sequence number it covers, so the
-//! passive can trim what the snapshot holds and replay the rest.
+//! This is the seam for HA event sync: on the active node of a pair every appended batch also
+//! goes, in seq order, to the app's forwarder ([`crate::ha::forward`]), which sends it to the
+//! passive; an http source in `ack` mode answers its client once the passive holds it. A
+//! snapshot names the last sequence number it covers, so the passive trims what the snapshot
+//! holds and replays the rest after a failover.
 //!
 //! The log is bounded: when the app falls behind, appends fail with [`AppendError::Full`] and
 //! sources answer with backpressure (HTTP 503) instead of buffering without limit. Until the
@@ -25,6 +26,7 @@ use spate_engine::plan::StreamId;
 use spate_engine::value::Value;
 use tokio::sync::mpsc;
 
+use crate::ha::forward::{AckWait, Forwarder};
 use crate::input_journal::Journal;
 
 /// Batches the log holds before appends fail with [`AppendError::Full`].
@@ -87,6 +89,8 @@ struct Cursor {
     last_ts: i64,
     /// Where entries are written before they are acknowledged, when the journal is on.
     journal: Option<Journal>,
+    /// Where entries are forwarded to the passive node (HA, active).
+    forward: Option<Forwarder>,
 }
 
 /// The writing side of an app's input log.
@@ -136,11 +140,20 @@ impl InputLog {
                 next_seq: 1,
                 last_ts: i64::MIN,
                 journal,
+                forward: None,
             }),
             tx,
             open: AtomicBool::new(false),
         };
         (log, LogReader { rx })
+    }
+
+    /// Numbers the entries of this log from `next_seq` on at least (HA: an app replaced or
+    /// redeployed under the same name goes on with the numbers its predecessor used, as the
+    /// passive node and the event-sync sender know the app by name).
+    pub fn continue_from(&self, next_seq: u64) {
+        let mut cursor = self.lock();
+        cursor.next_seq = cursor.next_seq.max(next_seq);
     }
 
     /// Opens the log to sources; the next entry gets sequence number `next_seq` (one past what
@@ -158,6 +171,11 @@ impl InputLog {
         }
         drop(cursor);
         self.open.store(true, Ordering::Release);
+    }
+
+    /// Forwards every entry appended from now on (HA: the active's event sync).
+    pub fn set_forwarder(&self, forward: Forwarder) {
+        self.lock().forward = Some(forward);
     }
 
     /// The journal's entries after `after` (to replay on start); none without a journal.
@@ -211,16 +229,29 @@ impl InputLog {
         stream: StreamId,
         rows: Vec<Vec<Value>>,
     ) -> Result<Appended, AppendError> {
+        self.append_events_acked(stream, rows, false)
+            .map(|(a, _)| a)
+    }
+
+    /// [`InputLog::append_events`]; with `wait` and a forwarder, also what resolves once the
+    /// passive node holds the events.
+    pub fn append_events_acked(
+        &self,
+        stream: StreamId,
+        rows: Vec<Vec<Value>>,
+        wait: bool,
+    ) -> Result<(Appended, Option<AckWait>), AppendError> {
         if !self.is_open() {
             return Err(AppendError::NotReady);
         }
         if rows.is_empty() {
-            return Ok(Appended {
+            let appended = Appended {
                 first_seq: self.next_seq(),
                 count: 0,
-            });
+            };
+            return Ok((appended, None));
         }
-        self.append_with(|seq, ts| {
+        self.append_with(wait, |seq, ts| {
             let n = rows.len() as u64;
             let batch = rows
                 .into_iter()
@@ -242,14 +273,16 @@ impl InputLog {
         if !self.is_open() {
             return Err(AppendError::NotReady);
         }
-        self.append_with(|seq, now| (vec![Entry::Tick { seq, now }], 1))
+        self.append_with(false, |seq, now| (vec![Entry::Tick { seq, now }], 1))
+            .map(|(a, _)| a)
     }
 
     /// Gives the entries built by `build(first_seq, ts)` their place in the log.
     fn append_with(
         &self,
+        wait: bool,
         build: impl FnOnce(u64, i64) -> (Vec<Entry>, u64),
-    ) -> Result<Appended, AppendError> {
+    ) -> Result<(Appended, Option<AckWait>), AppendError> {
         let mut cursor = self.lock();
         let permit = self.tx.try_reserve().map_err(|e| match e {
             mpsc::error::TrySendError::Full(()) => AppendError::Full,
@@ -264,10 +297,14 @@ impl InputLog {
             tracing::error!(error = %e, "Cannot write the input journal; the events are refused.");
             return Err(AppendError::Journal);
         }
+        let acked = match cursor.forward.as_ref() {
+            Some(forward) => forward.forward(&batch, wait)?,
+            None => None,
+        };
         cursor.next_seq += count;
         cursor.last_ts = ts;
         permit.send(batch);
-        Ok(Appended { first_seq, count })
+        Ok((Appended { first_seq, count }, acked))
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Cursor> {

@@ -9,6 +9,7 @@ pub mod app;
 pub mod auth;
 pub mod config;
 pub mod connector;
+pub mod ha;
 pub mod identity;
 pub mod input_journal;
 pub mod input_log;

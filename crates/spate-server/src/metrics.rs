@@ -62,7 +62,31 @@ pub struct Metrics {
     pub snapshot_seconds: HistogramFamily,
     pub snapshot_bytes: Family<AppLabels, Gauge>,
     pub snapshot_failures: Family<AppLabels, Counter>,
+    /// HA (refreshed when scraped): role 0 unknown / 1 passive / 2 active, epoch, entries the
+    /// passive has not acknowledged, entries queued on the passive, last snapshot (epoch ms).
+    pub ha: [Gauge; 5],
 }
+
+/// The names of [`Metrics::ha`], with their help.
+const HA_GAUGES: [(&str, &str); 5] = [
+    ("spate_ha_role", "HA role: 0 unknown, 1 passive, 2 active"),
+    (
+        "spate_ha_epoch",
+        "HA lease epoch of the current term (or the last seen)",
+    ),
+    (
+        "spate_ha_sync_lag_entries",
+        "Input-log entries forwarded but not yet acknowledged by the passive node",
+    ),
+    (
+        "spate_ha_passive_queue_entries",
+        "Entries queued on this (passive) node for replay",
+    ),
+    (
+        "spate_ha_last_snapshot_timestamp_ms",
+        "When the active node last persisted and sent a control message",
+    ),
+];
 
 impl Default for Metrics {
     fn default() -> Self {
@@ -121,8 +145,13 @@ impl Metrics {
             "App snapshots that could not be taken or stored",
             snapshot_failures.clone(),
         );
+        let ha: [Gauge; 5] = Default::default();
+        for ((name, help), gauge) in HA_GAUGES.iter().zip(&ha) {
+            registry.register(*name, *help, gauge.clone());
+        }
         Metrics {
             registry,
+            ha,
             events_in,
             events_out,
             source_errors,

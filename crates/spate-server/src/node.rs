@@ -4,14 +4,19 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
+
+use spate_cluster::sync::Replica;
 use std::time::Instant;
 
 use crate::api::{self, ApiState};
 use crate::app::AppManager;
 use crate::auth::{Users, UsersOrigin};
+use crate::config::deployment::DeploymentMode;
 use crate::config::{self, LoadOptions, Loaded};
 use crate::connector::Services;
+use crate::ha::HaState;
+use crate::ha::node::{self as ha_node, HaSettings};
+use crate::identity;
 use crate::metrics::Metrics;
 use crate::persistence::Persistence;
 
@@ -56,6 +61,8 @@ pub enum NodeError {
     },
     #[error(transparent)]
     Store(#[from] spate_store::StoreError),
+    #[error("HA: {0}")]
+    Ha(String),
 }
 
 fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> NodeError {
@@ -94,12 +101,8 @@ pub async fn run(options: NodeOptions) -> Result<(), NodeError> {
     let started = Instant::now();
     let loaded = load_config(&options)?;
     loaded.log();
-    let config = loaded.config;
-    if config.is_ha() {
-        tracing::warn!(
-            "deployment.config asks for HA; this build runs the node standalone until the HA manager lands."
-        );
-    }
+    let mut config = loaded.config;
+    resolve_identity(&mut config)?;
     let data_dir = config.spate.data_dir.clone();
     std::fs::create_dir_all(&data_dir).map_err(io(format!(
         "cannot create the data directory {}",
@@ -144,7 +147,16 @@ pub async fn run(options: NodeOptions) -> Result<(), NodeError> {
         p.revisions_to_keep,
         metrics.clone(),
     ));
+    let ha = match &config.deployment {
+        DeploymentMode::Ha(d) => Some(Arc::new(HaState::new(
+            Arc::new(Replica::new(d.event_queue_capacity as usize)),
+            config.spate.ha_ack,
+            config.spate.ha_ack_timeout,
+        ))),
+        DeploymentMode::Standalone => None,
+    };
     let services = Arc::new(Services {
+        ha: ha.clone(),
         http: Arc::default(),
         tcp: Arc::default(),
         in_memory: Default::default(),
@@ -160,6 +172,14 @@ pub async fn run(options: NodeOptions) -> Result<(), NodeError> {
         data_dir: data_dir.clone(),
     });
     let journal_root = match (config.spate.input_log, persistence.enabled) {
+        // HA: the passive node holds the events since the last snapshot instead.
+        (true, _) if ha.is_some() => {
+            tracing::info!(
+                key = "spate.inputLog.enabled",
+                "HA: the input journal is off; the passive node holds the events since the last snapshot."
+            );
+            None
+        }
         (true, true) => Some(data_dir.join(INPUT_JOURNAL_DIR)),
         (true, false) => {
             tracing::warn!(
@@ -186,7 +206,7 @@ pub async fn run(options: NodeOptions) -> Result<(), NodeError> {
         manager: manager.clone(),
         metrics,
         users,
-        active: Arc::new(AtomicBool::new(true)),
+        ha: ha.clone(),
     });
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut api_stop = stop_rx.clone();
@@ -200,7 +220,30 @@ pub async fn run(options: NodeOptions) -> Result<(), NodeError> {
         }
     });
 
-    let deployed = manager.deploy_directory().await;
+    let ha_settings = match (&ha, &config.deployment) {
+        (Some(_), DeploymentMode::Ha(deployment)) => {
+            let name = config.cluster.datasource.clone().unwrap_or_default();
+            let datasource = config.datasource(&name).ok_or_else(|| {
+                NodeError::Ha(format!(
+                    "cluster.config.strategyConfig.datasource `{name}` is not in wso2.datasources"
+                ))
+            })?;
+            Some(HaSettings {
+                cluster: config.cluster.clone(),
+                deployment: deployment.clone(),
+                target: datasource.target(&data_dir)?,
+                node_id: config.carbon.id.clone(),
+                api_address: format!("http://{api_addr}"),
+            })
+        }
+        _ => None,
+    };
+    // HA: the apps are deployed when this node becomes the active one.
+    let deployed = if ha.is_some() {
+        0
+    } else {
+        manager.deploy_directory().await
+    };
     let persister = persistence
         .enabled
         .then_some(persistence.interval)
@@ -227,6 +270,19 @@ pub async fn run(options: NodeOptions) -> Result<(), NodeError> {
         started.elapsed().as_millis()
     );
 
+    if let (Some(ha), Some(settings)) = (ha, ha_settings) {
+        let result = ha_node::run(settings, manager.clone(), ha, shutdown_signal()).await;
+        if let Some(p) = persister {
+            p.abort();
+        }
+        stop_tx.send_replace(true);
+        if let Err(e) = api.await {
+            tracing::warn!(error = %e, "The REST API task ended abnormally.");
+        }
+        result.map_err(NodeError::Ha)?;
+        tracing::info!("Spate stopped.");
+        return Ok(());
+    }
     shutdown_signal().await;
     tracing::info!("Shutting down: stopping sources, draining, persisting.");
     manager.stop_sources();
@@ -249,6 +305,34 @@ pub async fn run(options: NodeOptions) -> Result<(), NodeError> {
         tracing::warn!(error = %e, "The REST API task ended abnormally.");
     }
     tracing::info!("Spate stopped.");
+    Ok(())
+}
+
+/// Resolves `auto` in `wso2.carbon.id` and (HA) `eventSyncServer.advertisedHost`.
+fn resolve_identity(config: &mut config::ServerConfig) -> Result<(), NodeError> {
+    let env = |k: &str| std::env::var(k).ok();
+    if config.carbon.id.trim().eq_ignore_ascii_case(identity::AUTO) {
+        let r = identity::node_id(&config.carbon.id, env).map_err(NodeError::Ha)?;
+        tracing::info!(node = r.value, source = r.source, "Node id resolved.");
+        config.carbon.id = r.value;
+    }
+    if let DeploymentMode::Ha(ha) = &mut config.deployment {
+        let server = &mut ha.event_sync_server;
+        if server
+            .advertised_host
+            .as_deref()
+            .is_some_and(|h| h.trim().eq_ignore_ascii_case(identity::AUTO))
+        {
+            let r = identity::advertised_host(server.advertised_host.as_deref(), env)
+                .map_err(NodeError::Ha)?;
+            tracing::info!(
+                host = r.value,
+                source = r.source,
+                "Event-sync address resolved."
+            );
+            server.advertised_host = Some(r.value);
+        }
+    }
     Ok(())
 }
 

@@ -29,6 +29,9 @@ pub enum PersistError {
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// HA: this node is not the active node (or lost its lease); only the active persists.
+    #[error("this node is not the active node of the HA pair; the active node persists")]
+    NotActive,
     /// The stored bytes are not a usable state.
     #[error("revision {revision} cannot be read: {reason}")]
     Damaged { revision: String, reason: String },

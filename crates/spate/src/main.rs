@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use spate::{bench, check, replay, send, server};
+use spate::{bench, check, health, replay, send, server};
 use spate_server::node::NodeOptions;
 
 /// Spate: a Siddhi-compatible streaming integrator.
@@ -108,6 +108,16 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         data_dir: Option<PathBuf>,
     },
+    /// Check a running node (for container health checks): exit 0 when GET /health answers
+    /// 200, or with --active when the HA probe says this node is the active one; 1 otherwise.
+    Health {
+        /// The node's REST API.
+        #[arg(long, value_name = "URL", default_value = "http://127.0.0.1:9090")]
+        url: String,
+        /// Succeed only on the active node of an HA pair (a standalone node is active).
+        #[arg(long)]
+        active: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -159,6 +169,7 @@ fn main() -> ExitCode {
             api_bind,
             data_dir,
         }),
+        Command::Health { url, active } => health::run(&url, active),
     };
     match result {
         Ok(code) => code,

@@ -293,6 +293,7 @@ impl AppRuntime {
                     kind: OwnerKind::PartitionQuery,
                     element: q as u32,
                     instance: k as u32,
+                    key_hash: java_hash::string_hash(key),
                     ..TimerOwner::default()
                 };
                 QueryRuntime::new_for(self.plan.clone(), q, owner, self.clock, &mut self.scheduler)

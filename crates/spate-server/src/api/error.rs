@@ -98,6 +98,7 @@ impl From<DeployError> for ApiError {
             DeployError::Save { .. } => {
                 ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
             }
+            DeployError::NotActive => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
         }
     }
 }
@@ -105,7 +106,7 @@ impl From<DeployError> for ApiError {
 impl From<PersistError> for ApiError {
     fn from(e: PersistError) -> ApiError {
         let status = match &e {
-            PersistError::NoStore => StatusCode::SERVICE_UNAVAILABLE,
+            PersistError::NoStore | PersistError::NotActive => StatusCode::SERVICE_UNAVAILABLE,
             PersistError::NotFound(_) => StatusCode::NOT_FOUND,
             PersistError::Store(spate_store::StoreError::InvalidName { .. }) => {
                 StatusCode::BAD_REQUEST

@@ -21,6 +21,8 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use crate::connector::{self, Services, SinkContext, SourceContext, SourceGuard};
+use crate::ha::failover::Takeover;
+use crate::ha::forward::Forwarder;
 use crate::input_journal::{self, Journal};
 use crate::input_log::{self, InputLog};
 use crate::metrics::{app_labels, stream_labels};
@@ -99,6 +101,14 @@ impl AppHandle {
 
     /// A snapshot and the sequence number it covers.
     pub async fn snapshot(&self, drain: bool) -> Option<SavedState> {
+        self.snapshot_with_outputs(drain).await.map(|(s, _)| s)
+    }
+
+    /// A snapshot, and the last output seq produced per observed stream at that cut.
+    pub async fn snapshot_with_outputs(
+        &self,
+        drain: bool,
+    ) -> Option<(SavedState, Vec<(String, u64)>)> {
         self.ask(|reply| Command::Snapshot { drain, reply }).await
     }
 
@@ -132,6 +142,10 @@ pub enum DeployError {
         file: String,
         message: String,
     },
+    #[error(
+        "this node is the passive node of an HA pair; deploy on the active node (GET /siddhi-apps/ha/is-active-node answers true there)"
+    )]
+    NotActive,
 }
 
 /// Where a deploy comes from.
@@ -150,6 +164,10 @@ pub struct AppManager {
     apps_dir: PathBuf,
     /// Where apps' input journals live, when the journal is on.
     journal_root: Option<PathBuf>,
+    /// HA: how the apps deployed next start after a failover, by app name.
+    takeovers: Mutex<std::collections::HashMap<String, Takeover>>,
+    /// HA: the next input-log seq of apps undeployed in this process, by name.
+    next_seqs: Mutex<std::collections::HashMap<String, u64>>,
 }
 
 impl AppManager {
@@ -167,7 +185,26 @@ impl AppManager {
             persistence,
             apps_dir,
             journal_root,
+            takeovers: Mutex::default(),
+            next_seqs: Mutex::default(),
         }
+    }
+
+    /// HA: the apps deployed next restore and replay these instead of the latest revision.
+    pub fn set_takeovers(&self, takeovers: std::collections::HashMap<String, Takeover>) {
+        *self
+            .takeovers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = takeovers;
+    }
+
+    fn ha(&self) -> Option<&Arc<crate::ha::HaState>> {
+        self.services.ha.as_ref()
+    }
+
+    /// The directory apps are deployed from.
+    pub fn apps_dir(&self) -> &Path {
+        &self.apps_dir
     }
 
     pub fn persistence(&self) -> &Arc<Persistence> {
@@ -229,6 +266,13 @@ impl AppManager {
         text: &str,
         source: DeploySource,
     ) -> Result<(Arc<AppHandle>, bool), DeployError> {
+        if matches!(source, DeploySource::Rest { .. })
+            && self
+                .ha()
+                .is_some_and(|ha| ha.role() != crate::ha::NodeRole::Active)
+        {
+            return Err(DeployError::NotActive);
+        }
         let def = Arc::new(definition::define(text, |v| std::env::var(v).ok())?);
         let mut file = match &source {
             DeploySource::File(path) => Some(path.clone()),
@@ -261,7 +305,23 @@ impl AppManager {
             self.spawn(handle.clone(), task);
             handle
         };
+        if let (DeploySource::Rest { .. }, Some(ha)) = (&source, self.ha()) {
+            ha.record_app(&def.name, Some(text)).await;
+            self.baseline(&handle).await;
+        }
         Ok((handle, !replaced))
+    }
+
+    /// HA: persists an app deployed over REST once it runs, so the passive node's queue of it
+    /// starts from a control message (a replaced app's old entries are trimmed).
+    async fn baseline(&self, handle: &AppHandle) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while handle.status() == AppStatus::Starting && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        if let Err(e) = self.persist(handle, false).await {
+            tracing::warn!(app = handle.def.name, error = %e, "No baseline snapshot for the passive node; it gets one at the next persist.");
+        }
     }
 
     /// Makes the app's log, sinks, runtime and sources (closed); nothing runs yet.
@@ -283,8 +343,23 @@ impl AppManager {
             None => None,
         };
         let (log, reader) = InputLog::with_journal(input_log::DEFAULT_CAPACITY, journal);
+        if let Some(next) = self
+            .next_seqs
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(app)
+        {
+            log.continue_from(next);
+        }
         let log = Arc::new(log);
-        let mut outputs = Outputs::new(&def);
+        if let Some(ha) = self.ha() {
+            log.set_forwarder(Forwarder::start(
+                ha.clone(),
+                app.to_string(),
+                def.plan.clone(),
+            ));
+        }
+        let mut outputs = Outputs::new(&def, self.ha().cloned());
         for a in &def.sinks {
             let schema = def.plan.stream(a.stream).schema.clone();
             let ctx = SinkContext {
@@ -318,23 +393,12 @@ impl AppManager {
         if let Some(stores) = &stores {
             stores.record(&mut runtime);
         }
-        let mut sources = Vec::new();
-        for a in &def.sources {
-            let schema = def.plan.stream(a.stream).schema.clone();
-            let ctx = SourceContext {
-                app,
-                stream: a.stream,
-                stream_name: &a.stream_name,
-                schema: &schema,
-                log: &log,
-                services: &self.services,
-            };
-            sources.push(
-                connector::source(&a.spec.kind)
-                    .and_then(|f| f.start(&a.spec, &ctx))
-                    .map_err(fail)?,
-            );
-        }
+        // HA: no port opens before the state is restored and the passive's queue replayed.
+        let sources = if self.ha().is_some() {
+            Vec::new()
+        } else {
+            start_sources(&def, &log, &self.services).map_err(fail)?
+        };
         let (commands, command_rx) = mpsc::unbounded_channel();
         let task = AppTask {
             def: def.clone(),
@@ -369,13 +433,28 @@ impl AppManager {
         let persistence = self.persistence.clone();
         let (log, status) = (handle.log.clone(), handle.status.clone());
         let name = handle.def.name.clone();
+        let takeover = self
+            .takeovers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&name);
+        let deferred = self
+            .ha()
+            .is_some()
+            .then(|| (handle.clone(), self.services.clone()));
         let join = tokio::spawn(async move {
-            let saved = persistence.state_to_restore(&name).await;
+            let saved = match &takeover {
+                Some(t) => crate::ha::failover::state_of(&persistence, &name, t).await,
+                None => persistence.state_to_restore(&name).await,
+            };
             if let Err(e) = task.begin(saved) {
                 tracing::error!(app = name, error = %e, "The saved state does not fit the app; it starts with an empty state.");
                 task.begin(None).ok();
             }
             task.start_stores(!task.pending_start).await;
+            if let Some(t) = takeover {
+                crate::ha::failover::replay(&mut task, t);
+            }
             match log.journal_after(task.applied_seq) {
                 Ok(entries) if !entries.is_empty() => {
                     let count = entries.len();
@@ -393,6 +472,19 @@ impl AppManager {
                 }
             }
             log.open_at(task.applied_seq + 1, task.runtime.clock());
+            if let Some((handle, services)) = deferred {
+                match start_sources(&handle.def, &log, &services) {
+                    Ok(sources) => {
+                        *handle
+                            .sources
+                            .lock()
+                            .unwrap_or_else(PoisonError::into_inner) = sources
+                    }
+                    Err(e) => {
+                        tracing::error!(app = name, error = %e, "The app's sources cannot start; it takes no events.")
+                    }
+                }
+            }
             status.store(AppStatus::Active as u8, Ordering::Release);
             let ticker = tokio::spawn(tick(log.clone()));
             task.run().await;
@@ -408,6 +500,12 @@ impl AppManager {
             return false;
         };
         stop(&handle).await;
+        if self.ha().is_some() {
+            self.next_seqs
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .insert(name.to_string(), handle.log.next_seq());
+        }
         handle.log.remove_journal();
         let streams: Vec<String> = handle
             .def
@@ -424,6 +522,9 @@ impl AppManager {
         {
             tracing::warn!(app = name, file = %file.display(), error = %e, "Cannot delete the app file.");
         }
+        if delete_file && let Some(ha) = self.ha() {
+            ha.record_app(name, None).await;
+        }
         tracing::info!(app = name, "Siddhi app undeployed.");
         true
     }
@@ -435,14 +536,25 @@ impl AppManager {
         drain: bool,
     ) -> Result<spate_store::Revision, PersistError> {
         let started = Instant::now();
-        let state = handle.snapshot(drain).await.ok_or_else(|| {
+        let ha = self.ha();
+        if ha.is_some_and(|ha| !ha.may_publish()) {
+            return Err(PersistError::NotActive);
+        }
+        let (state, produced) = handle.snapshot_with_outputs(drain).await.ok_or_else(|| {
             PersistError::NotFound(format!("app `{}` has stopped", handle.def.name))
         })?;
+        if ha.is_some_and(|ha| !ha.may_publish()) {
+            return Err(PersistError::NotActive);
+        }
         let revision = self
             .persistence
             .save(&handle.def.name, &state, started)
             .await?;
         handle.log.trim_journal(state.covered_seq);
+        if let Some(ha) = ha {
+            crate::ha::failover::send_control(ha, &handle.def.name, &revision, &state, &produced)
+                .await;
+        }
         Ok(revision)
     }
 
@@ -505,6 +617,28 @@ async fn stop(handle: &AppHandle) {
     {
         tracing::warn!(app = handle.def.name, "The app task did not stop in time.");
     }
+}
+
+/// Starts the sources of `def`, appending to `log`.
+fn start_sources(
+    def: &AppDefinition,
+    log: &Arc<InputLog>,
+    services: &Arc<Services>,
+) -> Result<Vec<SourceGuard>, String> {
+    let mut sources = Vec::new();
+    for a in &def.sources {
+        let schema = def.plan.stream(a.stream).schema.clone();
+        let ctx = SourceContext {
+            app: &def.name,
+            stream: a.stream,
+            stream_name: &a.stream_name,
+            schema: &schema,
+            log,
+            services,
+        };
+        sources.push(connector::source(&a.spec.kind).and_then(|f| f.start(&a.spec, &ctx))?);
+    }
+    Ok(sources)
 }
 
 /// Appends the wall clock to the log every [`TICK_INTERVAL`] until the log closes for good.

@@ -15,6 +15,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::definition::AppDefinition;
 use super::saved_state::SavedState;
 use crate::connector::{OutputBatch, Sink};
+use crate::ha::HaState;
 use crate::input_log::{Entry, LogReader};
 use crate::store_table::StoreTables;
 
@@ -23,7 +24,7 @@ pub enum Command {
     /// Snapshot the state; with `drain`, first apply every entry already in the log.
     Snapshot {
         drain: bool,
-        reply: oneshot::Sender<SavedState>,
+        reply: oneshot::Sender<(SavedState, Vec<(String, u64)>)>,
     },
     /// Replace the state with a saved one.
     Restore {
@@ -44,6 +45,12 @@ pub struct Outputs {
     app: String,
     /// By stream id: the stream's name, schema and sinks.
     streams: Vec<StreamOutputs>,
+    /// HA: the output gate, the term's epoch and the delivery reports.
+    ha: Option<Arc<HaState>>,
+    /// By stream id: the last output seq produced (to wait for before a control message).
+    produced: Vec<Option<u64>>,
+    /// By stream id: outputs at or below this seq were published by the previous active node.
+    suppress: Vec<Option<u64>>,
 }
 
 /// A stream's name, schema, sinks and events-out counter.
@@ -51,7 +58,8 @@ type StreamOutputs = (String, Arc<Schema>, Vec<Box<dyn Sink>>, Option<Counter>);
 
 impl Outputs {
     /// No sinks yet for the streams of `def`.
-    pub fn new(def: &AppDefinition) -> Outputs {
+    pub fn new(def: &AppDefinition, ha: Option<Arc<HaState>>) -> Outputs {
+        let n = def.plan.streams.len();
         Outputs {
             app: def.name.clone(),
             streams: def
@@ -60,7 +68,28 @@ impl Outputs {
                 .iter()
                 .map(|s| (s.name.clone(), s.schema.clone(), Vec::new(), None))
                 .collect(),
+            ha,
+            produced: vec![None; n],
+            suppress: vec![None; n],
         }
+    }
+
+    /// Suppresses the outputs the previous active node published (`stream` → last seq).
+    pub fn suppress(&mut self, published: &std::collections::BTreeMap<String, u64>) {
+        for (i, (name, ..)) in self.streams.iter().enumerate() {
+            if let Some(seq) = published.get(name) {
+                self.suppress[i] = Some(*seq);
+            }
+        }
+    }
+
+    /// The last output seq produced per observed stream.
+    pub fn produced(&self) -> Vec<(String, u64)> {
+        self.streams
+            .iter()
+            .zip(&self.produced)
+            .filter_map(|((name, ..), seq)| seq.map(|s| (name.clone(), s)))
+            .collect()
     }
 
     /// Adds a sink to `stream`, counting its events in `events_out`.
@@ -83,14 +112,49 @@ impl Outputs {
 
 impl OutputSink for Outputs {
     fn on_events(&mut self, stream: StreamId, first_seq: u64, events: ChunkRef<'_>) {
-        let Some((name, schema, sinks, counter)) = self.streams.get_mut(stream as usize) else {
+        let i = stream as usize;
+        let Some((name, schema, sinks, counter)) = self.streams.get_mut(i) else {
             return;
+        };
+        if events.is_empty() {
+            return;
+        }
+        let last = first_seq + events.len() as u64 - 1;
+        self.produced[i] = Some(last);
+        let epoch = match &self.ha {
+            // The output gate: a node that lost its lease publishes nothing more.
+            Some(ha) if !ha.may_publish() => return,
+            Some(ha) => ha.epoch(),
+            None => 0,
+        };
+        // Outputs the previous active node already published are not published again.
+        let skip = match self.suppress[i] {
+            Some(w) if w >= first_seq => usize::try_from(w - first_seq + 1)
+                .unwrap_or(usize::MAX)
+                .min(events.len()),
+            _ => 0,
+        };
+        if skip > 0
+            && let Some(ha) = &self.ha
+        {
+            ha.published(&self.app, name, first_seq + skip as u64 - 1);
+        }
+        if skip == events.len() {
+            return;
+        }
+        let events = ChunkRef {
+            arity: events.arity,
+            ts: &events.ts[skip..],
+            kinds: &events.kinds[skip..],
+            values: &events.values[skip * events.arity..],
+            batch: events.batch,
         };
         let batch = OutputBatch {
             app: &self.app,
+            epoch,
             stream: name,
             schema,
-            first_seq,
+            first_seq: first_seq + skip as u64,
             events,
         };
         for sink in sinks.iter_mut() {
@@ -98,6 +162,11 @@ impl OutputSink for Outputs {
         }
         if let Some(c) = counter {
             c.inc_by(events.len() as u64);
+        }
+        if let Some(ha) = &self.ha
+            && !sinks.iter().any(|s| s.reports_delivery())
+        {
+            ha.published(&self.app, name, last);
         }
     }
 }
@@ -189,7 +258,7 @@ impl AppTask {
                     covered_seq: self.applied_seq,
                     engine: self.runtime.snapshot(),
                 };
-                answer(reply, state);
+                answer(reply, (state, self.outputs.produced()));
             }
             Command::Restore { state, reply } => {
                 // Entries up to `applied_seq` have been taken from the log, so it stays: the

@@ -8,6 +8,10 @@
 //!   inputLog:
 //!     enabled: true              # journal input to dataDir/input-log so kill -9 loses no
 //!                                # acknowledged event (needs state.persistence; default false)
+//!   ha:                          # only read when deployment.config.type is ha
+//!     eventSync: ack             # ack: a source answers its client once the passive holds
+//!                                # the event (default); async: at once
+//!     ackTimeoutMillis: 5000     # ack mode: no ack by then -> 503, event not acknowledged
 //!   users:                       # REST API users (HTTP basic auth)
 //!     - username: admin
 //!       password: ${env:SPATE_ADMIN_PASSWORD}
@@ -15,6 +19,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use super::problems::Report;
 use super::reader::MapReader;
@@ -55,6 +60,10 @@ pub struct SpateConfig {
     pub users: Vec<User>,
     /// `inputLog.enabled`: journal every app's input between snapshots.
     pub input_log: bool,
+    /// `ha.eventSync`: whether sources wait for the passive's ack (true: `ack`, the default).
+    pub ha_ack: bool,
+    /// `ha.ackTimeoutMillis`.
+    pub ha_ack_timeout: Duration,
 }
 
 impl Default for SpateConfig {
@@ -64,6 +73,8 @@ impl Default for SpateConfig {
             api_bind: None,
             users: Vec::new(),
             input_log: false,
+            ha_ack: true,
+            ha_ack_timeout: Duration::from_millis(5000),
         }
     }
 }
@@ -93,6 +104,21 @@ pub fn read(node: &Node, report: &mut Report) -> SpateConfig {
     if let Some(mut input_log) = r.map("inputLog", report) {
         config.input_log = input_log.bool("enabled", report).unwrap_or(false);
         input_log.finish(report);
+    }
+    if let Some(mut ha) = r.map("ha", report) {
+        match ha.string("eventSync", report).as_deref() {
+            None | Some("ack") => {}
+            Some("async") => config.ha_ack = false,
+            Some(other) => report.problem(
+                ha.path_of("eventSync"),
+                ha.origin(),
+                format!("`{other}` is not `ack` or `async`"),
+            ),
+        }
+        if let Some(t) = ha.positive::<u64>("ackTimeoutMillis", report) {
+            config.ha_ack_timeout = Duration::from_millis(t);
+        }
+        ha.finish(report);
     }
     let users_path = r.path_of("users");
     for (i, item) in r.seq("users", report).iter().enumerate() {

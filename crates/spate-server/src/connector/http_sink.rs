@@ -14,8 +14,11 @@ use prometheus_client::metrics::counter::Counter;
 use reqwest::Method;
 use tokio::sync::mpsc;
 
+use std::sync::Arc;
+
 use super::mapper::{self, SinkMapper, json, keyvalue, text};
 use super::{ConnectorSpec, OptionReader, OutputBatch, Sink, SinkContext, SinkFactory};
+use crate::ha::HaState;
 use crate::metrics::stream_labels;
 
 const WHAT: &str = "@sink(type='http')";
@@ -36,6 +39,9 @@ pub const SOCKET_IDLE_TIMEOUT: &str = "socket.idle.timeout";
 pub const RETRY_COUNT: &str = "retry.count";
 /// The header that carries each event's id.
 pub const EVENT_ID_HEADER: &str = "X-Spate-Event-Id";
+/// The HA term (lease epoch) an output belongs to; a consumer can refuse an older epoch after
+/// it saw a newer one.
+pub const EPOCH_HEADER: &str = "X-Spate-Epoch";
 /// Events waiting to be sent before new ones are dropped.
 const QUEUE_CAPACITY: usize = 10_000;
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
@@ -159,20 +165,31 @@ impl SinkFactory for HttpSinkFactory {
             .get_or_create(&stream_labels(ctx.app, ctx.stream_name))
             .clone();
         let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
+        let ha = ctx.services.ha.clone();
         let worker = Worker {
             content_type: mapper.content_type(),
             client,
             options,
             errors: errors.clone(),
+            ha: ha
+                .clone()
+                .map(|ha| (ha, ctx.app.to_string(), ctx.stream_name.to_string())),
         };
         tokio::spawn(worker.run(rx));
-        Ok(Box::new(HttpSink { tx, errors, mapper }))
+        Ok(Box::new(HttpSink {
+            tx,
+            errors,
+            mapper,
+            reports: ha.is_some(),
+        }))
     }
 }
 
 /// One event to send: its id and body.
 struct Request {
     id: String,
+    seq: u64,
+    epoch: u64,
     body: String,
 }
 
@@ -180,13 +197,21 @@ struct HttpSink {
     tx: mpsc::Sender<Request>,
     errors: Counter,
     mapper: Box<dyn SinkMapper>,
+    /// HA: the worker reports delivered outputs.
+    reports: bool,
 }
 
 impl Sink for HttpSink {
+    fn reports_delivery(&self) -> bool {
+        self.reports
+    }
+
     fn publish(&mut self, batch: &OutputBatch<'_>) {
         for i in 0..batch.events.len() {
             let request = Request {
                 id: batch.event_id(i),
+                seq: batch.first_seq + i as u64,
+                epoch: batch.epoch,
                 body: {
                     let mut body = String::new();
                     self.mapper.write(batch.events.row(i), &mut body);
@@ -214,25 +239,49 @@ struct Worker {
     client: reqwest::Client,
     options: HttpSinkOptions,
     errors: Counter,
+    /// HA: the state (output gate, delivery reports), the app and the stream.
+    ha: Option<(Arc<HaState>, String, String)>,
 }
 
 impl Worker {
     async fn run(self, mut rx: mpsc::Receiver<Request>) {
         while let Some(request) = rx.recv().await {
-            self.send(&request).await;
+            if self.send(&request).await
+                && let Some((ha, app, stream)) = &self.ha
+            {
+                ha.published(app, stream, request.seq);
+            }
         }
     }
 
-    /// Sends one event, retrying what may succeed later.
-    async fn send(&self, request: &Request) {
+    /// Whether this node may still publish outputs of `epoch` (always, when standalone).
+    fn gate_open(&self, epoch: u64) -> bool {
+        self.ha
+            .as_ref()
+            .is_none_or(|(ha, _, _)| ha.epoch() == epoch && ha.may_publish())
+    }
+
+    /// Sends one event, retrying what may succeed later; false when it was not delivered
+    /// because this node lost its HA term (the new active node publishes it).
+    async fn send(&self, request: &Request) -> bool {
         let mut backoff = FIRST_BACKOFF;
         for attempt in 0..=self.options.retries {
+            if !self.gate_open(request.epoch) {
+                tracing::debug!(
+                    event = request.id,
+                    "Not the active node any more; the output is left to the new active node."
+                );
+                return false;
+            }
             let mut builder = self
                 .client
                 .request(self.options.method.clone(), self.options.url.clone())
                 .header(reqwest::header::CONTENT_TYPE, self.content_type)
                 .header(EVENT_ID_HEADER, &request.id)
                 .body(request.body.clone());
+            if self.ha.is_some() {
+                builder = builder.header(EPOCH_HEADER, request.epoch);
+            }
             for (name, value) in &self.options.headers {
                 builder = builder.header(name, value);
             }
@@ -240,7 +289,7 @@ impl Worker {
                 builder = builder.basic_auth(user, Some(password));
             }
             let retryable = match builder.send().await {
-                Ok(answer) if answer.status().is_success() => return,
+                Ok(answer) if answer.status().is_success() => return true,
                 Ok(answer) => {
                     let status = answer.status();
                     let retry = status.is_server_error() || status.as_u16() == 429;
@@ -262,6 +311,7 @@ impl Worker {
         }
         self.errors.inc();
         tracing::error!(event = request.id, url = %self.options.url, "The http sink gave up on an event; it is dropped.");
+        true
     }
 }
 

@@ -5,6 +5,8 @@
 //! only once all its events are in the app's input log; 400 with the reason when the payload
 //! is malformed or mistyped; 401 without valid credentials (when basic auth is on); 503 when
 //! the app's input queue is full or the app is still starting; 413 when the body is too large.
+//! On the active node of an HA pair in `ack` mode, 200 also waits until the passive node holds
+//! the events; 503 (events not acknowledged) when it has not within `spate.ha.ackTimeoutMillis`.
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
@@ -22,6 +24,8 @@ use super::listeners::{Listeners, Owner, Routes, route};
 use super::mapper::{self, SourceMapper, json, keyvalue, text};
 use super::{ConnectorSpec, OptionReader, SourceContext, SourceFactory, SourceGuard};
 use crate::auth::Users;
+use crate::ha::HaState;
+use crate::ha::forward::wait_acked;
 use crate::input_log::{AppendError, InputLog};
 use crate::metrics::stream_labels;
 
@@ -114,6 +118,7 @@ impl SourceFactory for HttpSourceFactory {
             mapper,
             log: ctx.log.clone(),
             users: options.basic_auth.then(|| ctx.services.users.clone()),
+            ha: ctx.services.ha.clone().filter(|ha| ha.ack),
             events_in: ctx
                 .services
                 .metrics
@@ -147,6 +152,8 @@ pub struct Endpoint {
     mapper: Box<dyn SourceMapper>,
     log: Arc<InputLog>,
     users: Option<Arc<Users>>,
+    /// HA in `ack` mode: answer only once the passive node holds the events.
+    ha: Option<Arc<HaState>>,
     events_in: Counter,
     errors: Counter,
 }
@@ -216,9 +223,20 @@ async fn receive(
         }
     };
     let n = rows.len() as u64;
-    match endpoint.log.append_events(endpoint.stream, rows) {
-        Ok(_) => {
+    let wait = endpoint.ha.is_some();
+    match endpoint
+        .log
+        .append_events_acked(endpoint.stream, rows, wait)
+    {
+        Ok((_, acked)) => {
             endpoint.events_in.inc_by(n);
+            if let (Some(ha), Some(acked)) = (&endpoint.ha, acked)
+                && let Err(message) = wait_acked(ha, acked).await
+            {
+                endpoint.errors.inc();
+                tracing::warn!(app = endpoint.app, stream = endpoint.stream_name, error = %message, "Events not acknowledged: the passive node does not hold them.");
+                return error(StatusCode::SERVICE_UNAVAILABLE, message);
+            }
             StatusCode::OK.into_response()
         }
         Err(e) => {

@@ -48,6 +48,8 @@ pub struct Services {
     pub datasources: Arc<Vec<spate_store::Datasource>>,
     /// Where relative SQLite paths of `@store` tables resolve (the data directory).
     pub data_dir: std::path::PathBuf,
+    /// The HA state when the node is one of an HA pair (the output gate, event sync).
+    pub ha: Option<Arc<crate::ha::HaState>>,
 }
 
 /// The stream a source feeds.
@@ -108,6 +110,8 @@ pub trait SourceFactory: Sync {
 /// Events that reached a sink's stream: `first_seq` is the stream's output number of the first.
 pub struct OutputBatch<'a> {
     pub app: &'a str,
+    /// The epoch of the HA term the outputs belong to (0 when standalone).
+    pub epoch: u64,
     pub stream: &'a str,
     pub schema: &'a Schema,
     pub first_seq: u64,
@@ -125,6 +129,12 @@ impl OutputBatch<'_> {
 pub trait Sink: Send {
     /// Publishes the batch without blocking the app task.
     fn publish(&mut self, batch: &OutputBatch<'_>);
+
+    /// Whether the sink reports delivered outputs to the HA state itself (it delivers later
+    /// than `publish`); otherwise an output counts as delivered once `publish` returned.
+    fn reports_delivery(&self) -> bool {
+        false
+    }
 }
 
 /// A kind of sink.

@@ -30,23 +30,28 @@ impl Database {
         }
     }
 
-    fn port(self) -> u16 {
+    pub fn port(self) -> u16 {
         match self {
             Database::MariaDb => 3306,
             Database::Postgres => 5432,
         }
     }
 
-    /// A `deployment.yaml` persisting every second to this database reached on `port`, in a
-    /// table of its own.
-    fn config(self, port: u16) -> Result<String, Failed> {
-        let (url, user) = match self {
+    /// The JDBC URL of the test database reached on `port`, and the user.
+    pub fn jdbc(self, port: u16) -> (String, &'static str) {
+        match self {
             Database::MariaDb => (format!("jdbc:mysql://127.0.0.1:{port}/test"), "root"),
             Database::Postgres => (
                 format!("jdbc:postgresql://127.0.0.1:{port}/postgres"),
                 "postgres",
             ),
-        };
+        }
+    }
+
+    /// A `deployment.yaml` persisting every second to this database reached on `port`, in a
+    /// table of its own.
+    fn config(self, port: u16) -> Result<String, Failed> {
+        let (url, user) = self.jdbc(port);
         let table = format!("SPATE_IT_{}_{}", std::process::id(), free_port()?);
         Ok(format!(
             "wso2.carbon:\n  id: it-{name}\n\
@@ -195,7 +200,19 @@ pub fn seed_deployment_yaml_on_mariadb() -> Result<(), Failed> {
     let url = "jdbc:mysql://127.0.0.1:3306/test";
     // A table of its own, so runs do not see each other's revisions.
     let table = format!("SPATE_IT_{}_{}", std::process::id(), free_port()?);
+    // The template is an HA node: a group and an event-sync port of its own.
+    let group = table.to_lowercase();
+    let sync_port = free_port()?.to_string();
     let env = [
+        ("SPATE__CLUSTER_CONFIG__GROUP_ID", group.as_str()),
+        (
+            "SPATE__DEPLOYMENT_CONFIG__EVENT_SYNC_SERVER__PORT",
+            sync_port.as_str(),
+        ),
+        (
+            "SPATE__DEPLOYMENT_CONFIG__EVENT_SYNC_SERVER__ADVERTISED_PORT",
+            sync_port.as_str(),
+        ),
         ("SPATE__STATE_PERSISTENCE__CONFIG__TABLE", table.as_str()),
         ("SPATE__WSO2_DATASOURCES__PERSISTENCE_DB__JDBC_URL", url),
         ("SPATE__WSO2_DATASOURCES__PERSISTENCE_DB__PASSWORD", ""),
@@ -203,15 +220,60 @@ pub fn seed_deployment_yaml_on_mariadb() -> Result<(), Failed> {
         ("SPATE__WSO2_DATASOURCES__WSO2_CLUSTER_DB__PASSWORD", ""),
     ];
     let node = Node::start_with_env(&dir, Some(&config), &env)?;
+    node.wait_for_output("HA Deployment: Starting up as Active Node")?;
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while request(node.api, "GET", "/siddhi-apps/ha/is-active-node", None, "")?.body != "true" {
+        if std::time::Instant::now() > deadline {
+            return Err(format!("the node did not become active:\n{}", node.output()).into());
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
     let port = free_port()?;
     deploy_counter(&node, port)?;
     send(port, &trade(2))?;
     node.wait_for_records("Counter", TOTALS, &json!([["IBM", 1, 2]]))?;
     node.call("POST", "/siddhi-apps/Counter/backup", "")?
         .expect(201)?;
+
+    // The same file as the second node of the pair: its own id and event-sync port.
+    let dir2 = test_dir("seed-2")?;
+    let sync_port2 = free_port()?.to_string();
+    let mut env2 = env.to_vec();
+    env2.retain(|(k, _)| !k.contains("EVENT_SYNC_SERVER"));
+    env2.extend([
+        ("SPATE__WSO2_CARBON__ID", "wso2-si-2"),
+        (
+            "SPATE__DEPLOYMENT_CONFIG__EVENT_SYNC_SERVER__PORT",
+            sync_port2.as_str(),
+        ),
+        (
+            "SPATE__DEPLOYMENT_CONFIG__EVENT_SYNC_SERVER__ADVERTISED_PORT",
+            sync_port2.as_str(),
+        ),
+    ]);
+    let node2 = Node::start_with_env(&dir2, Some(&config), &env2)?;
+    node2.wait_for_output("HA Deployment: Starting up as Passive Node")?;
+    node.wait_for_output("memberAdded event received for node id : wso2-si-2")?;
+    send(port, &trade(3))?;
+    node.wait_for_records("Counter", TOTALS, &json!([["IBM", 2, 5]]))?;
+
+    // A clean stop of the active hands the lease over; the passive carries the count on.
     let (status, output) = node.terminate()?;
     if !status.success() || !output.contains(PERSISTED) || !output.contains("wso2-si-1") {
         return Err(format!("unexpected run ({status}):\n{output}").into());
     }
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while request(node2.api, "GET", "/siddhi-apps/ha/is-active-node", None, "")?.body != "true" {
+        if std::time::Instant::now() > deadline {
+            return Err(format!("the passive did not take over:\n{}", node2.output()).into());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    wait_active(&node2, "Counter")?;
+    node2.wait_for_records("Counter", TOTALS, &json!([["IBM", 2, 5]]))?;
+    send(port, &trade(4))?;
+    node2.wait_for_records("Counter", TOTALS, &json!([["IBM", 3, 9]]))?;
+    drop(node2);
+    super::node::remove_dir(&dir2)?;
     super::node::remove_dir(&dir)
 }

@@ -4,6 +4,8 @@
 
 mod connectors;
 mod databases;
+mod deploy_pair;
+mod ha;
 mod node;
 mod proxy;
 mod receiver;
@@ -359,6 +361,7 @@ pub fn trials() -> Vec<Trial> {
             connectors::tcp_source_and_send,
         ),
     ];
+    trials.extend(ha::trials());
     trials.push(Trial::ignorable_test(
         "server::seed_deployment_yaml_on_mariadb",
         || match databases::Database::MariaDb.check()? {
@@ -369,6 +372,20 @@ pub fn trials() -> Vec<Trial> {
     trials.push(Trial::test("server::store_tables_on_sqlite", || {
         store_tables::store_tables(store_tables::Backend::Sqlite)
     }));
+    trials.push(Trial::ignorable_test(
+        "server::deploy_compose_pair_on_mariadb",
+        || match databases::Database::MariaDb.check()? {
+            Some(skip) => Ok(skip),
+            None => deploy_pair::compose_pair().map(|()| Completion::Completed),
+        },
+    ));
+    trials.push(Trial::ignorable_test(
+        "server::deploy_ecs_pair_on_mariadb",
+        || match databases::Database::MariaDb.check()? {
+            Some(skip) => Ok(skip),
+            None => deploy_pair::ecs_pair().map(|()| Completion::Completed),
+        },
+    ));
     for db in databases::Database::ALL {
         trials.push(Trial::ignorable_test(
             format!("server::store_tables_on_{}", db.name()),

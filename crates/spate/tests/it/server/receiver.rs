@@ -51,6 +51,14 @@ impl Receiver {
         Ok(Receiver { addr, state })
     }
 
+    /// Every request accepted so far, in arrival order.
+    pub fn all(&self) -> Vec<Received> {
+        self.state
+            .lock()
+            .map(|s| s.accepted.clone())
+            .unwrap_or_default()
+    }
+
     /// Waits until `n` requests were accepted and returns them.
     pub fn wait_for(&self, n: usize) -> Result<Vec<Received>, Failed> {
         let deadline = Instant::now() + Duration::from_secs(15);
