@@ -568,6 +568,16 @@ impl PatternState {
         if p.filters.is_empty() {
             return true;
         }
+        if let Some(a) = arrival
+            && p.own_row_filters
+            && p.slot < 4
+            && plan.indexed.is_empty()
+        {
+            // Only the arrival's row is read: no arena read, no slot-row setup.
+            let mut rows: [&[Value]; 4] = [&[]; 4];
+            rows[p.slot] = a.row;
+            return Self::eval_filters(p, &rows[..=p.slot], a.ts, cx);
+        }
         let ev = self.arena.get(id);
         let owned;
         let extras: &[Value] = if plan.indexed.is_empty() {
@@ -608,8 +618,19 @@ impl PatternState {
             }
             None => ev.slots[p.slot].last().map_or(ev.ts, |l| l.ts),
         };
+        Self::eval_filters(p, &rows[..=n], ts, cx)
+    }
+
+    /// Whether every filter of state `p` holds on `rows` (the first error fails it).
+    #[inline]
+    fn eval_filters(
+        p: &crate::plan::pattern::ProcPlan,
+        rows: &[&[Value]],
+        ts: i64,
+        cx: &mut PatternCx<'_>,
+    ) -> bool {
         for f in &p.filters {
-            let mut ecx = EvalCtx::new(&rows[..=n], ts, cx.now).with_tables(cx.tables);
+            let mut ecx = EvalCtx::new(rows, ts, cx.now).with_tables(cx.tables);
             let pass = f.eval_bool(&mut ecx);
             if let Some(e) = ecx.error.take() {
                 cx.error.get_or_insert(e);

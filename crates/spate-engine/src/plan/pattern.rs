@@ -20,6 +20,7 @@ use super::query::{InputPlan, InputSource, ResolvedInput};
 use super::schema::Schema;
 use crate::aggregate::ProcessingMode;
 use crate::compiled::Compiled;
+use crate::expr::Expr;
 
 /// A compiled pattern or sequence input.
 #[derive(Debug)]
@@ -73,6 +74,9 @@ pub struct ProcPlan {
     pub slot: usize,
     pub is_start: bool,
     pub filters: Vec<Compiled>,
+    /// The filters read only this state's own event (no other state, no function, table or
+    /// aggregate): they can run on an arrival without the match's other rows.
+    pub own_row_filters: bool,
     /// The state that follows.
     pub next: Option<usize>,
     /// Where `every` starts again after this state completes.
@@ -490,12 +494,14 @@ impl Builder<'_> {
             timer_template = Some(self.p.next_timer_template());
             startup.push(slot);
         }
-        let filters = self.filters(s, slot);
+        let filters = self.filters(s, slot).unwrap_or_default();
+        let own_row_filters = filters.iter().all(|f| reads_only_slot(&f.ir, slot));
         self.procs.push(ProcPlan {
             kind,
             slot,
             is_start,
-            filters: filters.unwrap_or_default(),
+            filters,
+            own_row_filters,
             next: None,
             every: None,
             callback: None,
@@ -630,4 +636,15 @@ fn receivers(root: &Inner, procs: &[ProcPlan], slots: &[SlotDef]) -> Vec<Receive
         out[r].procs.push(p);
     }
     out
+}
+
+/// Whether `e` reads no input slot but `slot`, and calls nothing that could look further.
+fn reads_only_slot(e: &Expr, slot: usize) -> bool {
+    !e.any(&|n| match n {
+        Expr::Attr { slot: s, .. }
+        | Expr::SlotIsNull(s)
+        | Expr::CompareAttrConst { slot: s, .. } => *s as usize != slot,
+        Expr::Call { .. } | Expr::In { .. } | Expr::Agg { .. } => true,
+        _ => false,
+    })
 }
