@@ -122,6 +122,7 @@ pub fn read(node: &Node, report: &mut Report) -> SpateConfig {
                         key_file: PathBuf::from(key),
                     });
                 }
+                (None, None) => {}
                 _ => report.problem(
                     api.path_of("tls"),
                     api.origin(),
