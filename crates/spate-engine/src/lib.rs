@@ -26,6 +26,7 @@
 
 pub mod aggregate;
 pub mod aggregation;
+pub mod compact_rows;
 pub mod compiled;
 pub mod cron;
 pub mod diagnostics;

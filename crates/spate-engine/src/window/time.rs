@@ -10,6 +10,7 @@ use super::{
     const_time,
 };
 use crate::aggregate::ProcessingMode;
+use crate::compact_rows::HeldRows;
 use crate::event::{Chunk, ChunkRef, EventKind};
 use crate::row_queue::RowQueue;
 use crate::snapshot::{SnapshotResult, StateReader, StateWriter};
@@ -56,7 +57,7 @@ impl WindowSpec for TimeSpec {
     fn instantiate(&self) -> Box<dyn WindowProcessor> {
         Box::new(TimeWindow {
             millis: self.millis,
-            held: RowQueue::new(self.arity),
+            held: HeldRows::new(self.arity),
             last_ts: i64::MIN,
             leave_as: if self.delay {
                 EventKind::Current
@@ -70,7 +71,7 @@ impl WindowSpec for TimeSpec {
 #[derive(Debug)]
 struct TimeWindow {
     millis: i64,
-    held: RowQueue,
+    held: HeldRows,
     /// Latest arrival a timer was requested for (one request per distinct timestamp).
     last_ts: i64,
     /// Expired for `time`; current for `delay`, which also does not emit arrivals.
@@ -80,7 +81,7 @@ struct TimeWindow {
 /// Moves the rows held `millis` or longer at `now` (oldest first) into `out` as `kind`,
 /// stamped with `now`.
 pub(super) fn expire_due(
-    held: &mut RowQueue,
+    held: &mut HeldRows,
     millis: i64,
     now: i64,
     kind: EventKind,
@@ -129,7 +130,11 @@ impl WindowProcessor for TimeWindow {
     }
 
     fn lookup(&self) -> Option<&RowQueue> {
-        Some(&self.held)
+        self.held.plain()
+    }
+
+    fn visit_held(&self, f: &mut dyn FnMut(i64, &[crate::value::Value])) {
+        self.held.visit(f);
     }
 
     fn snapshot(&self, w: &mut StateWriter) {

@@ -11,6 +11,7 @@ use super::{
     check_overloads,
 };
 use crate::aggregate::ProcessingMode;
+use crate::compact_rows::HeldRows;
 use crate::event::{Chunk, ChunkRef, EventKind};
 use crate::row_queue::RowQueue;
 use crate::snapshot::{SnapshotResult, StateReader, StateWriter};
@@ -73,7 +74,7 @@ impl WindowSpec for TimeLengthSpec {
         Box::new(TimeLengthWindow {
             millis: self.millis,
             length: self.length,
-            held: RowQueue::new(self.arity),
+            held: HeldRows::new(self.arity),
         })
     }
 }
@@ -82,7 +83,7 @@ impl WindowSpec for TimeLengthSpec {
 struct TimeLengthWindow {
     millis: i64,
     length: usize,
-    held: RowQueue,
+    held: HeldRows,
 }
 
 impl TimeLengthWindow {
@@ -122,7 +123,11 @@ impl WindowProcessor for TimeLengthWindow {
     }
 
     fn lookup(&self) -> Option<&RowQueue> {
-        Some(&self.held)
+        self.held.plain()
+    }
+
+    fn visit_held(&self, f: &mut dyn FnMut(i64, &[Value])) {
+        self.held.visit(f);
     }
 
     fn snapshot(&self, w: &mut StateWriter) {
