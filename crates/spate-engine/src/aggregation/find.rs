@@ -22,7 +22,7 @@ pub struct WithinPer {
     /// A join's condition reduced to what stored rows can be checked against (Siddhi's
     /// `AggregationExpressionVisitor`), over the join's slots with the aggregation's slot
     /// holding a table row; with that slot's index.
-    pub reduced_on: Option<(Compiled, usize)>,
+    pub reduced_on: Option<Box<(Compiled, usize)>>,
 }
 
 fn time_of(v: Value) -> Result<i64, String> {
@@ -109,12 +109,12 @@ impl AggregationRuntime {
         // Stored rows must also pass the reduced join condition, read with the aggregation's
         // slot of the join's row holding the stored row.
         let stored = |row: &[Value]| {
-            let Some((cond, agg_slot)) = &wp.reduced_on else {
+            let Some(&(ref cond, agg_slot)) = wp.reduced_on.as_deref() else {
                 return true;
             };
             let mut slots = [&[][..]; 2];
             for (k, s) in ecx.rows.iter().take(2).enumerate() {
-                slots[k] = if k == *agg_slot { row } else { s };
+                slots[k] = if k == agg_slot { row } else { s };
             }
             let mut rcx = EvalCtx::new(&slots, ecx.ts, ecx.now).with_tables(ecx.tables);
             cond.eval_bool(&mut rcx)

@@ -309,7 +309,7 @@ fn reduced_on(
     agg_slot: usize,
     stream_alias: Option<&ast::Ident>,
     index: u32,
-) -> Option<(Compiled, usize)> {
+) -> Option<Box<(Compiled, usize)>> {
     let table = &p.aggregation_plans.get(index as usize)?.table_schema;
     let stream = &resolved.slots.get(1 - agg_slot)?.1;
     let cx = super::reduce_on::ReduceCx {
@@ -327,7 +327,7 @@ fn reduced_on(
         .condition(&reduced, "the join condition");
     compiled
         .filter(|_| diags.is_empty())
-        .map(|c| (Compiled::new(c), agg_slot))
+        .map(|c| Box::new((Compiled::new(c), agg_slot)))
 }
 
 /// `within <start>[, <end>] per <granularity>`, checked and compiled over the join's inputs.
