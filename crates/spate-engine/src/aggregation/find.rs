@@ -19,6 +19,10 @@ pub struct WithinPer {
     pub start: Compiled,
     pub end: Option<Compiled>,
     pub per: Compiled,
+    /// A join's condition reduced to what stored rows can be checked against (Siddhi's
+    /// `AggregationExpressionVisitor`), over the join's slots with the aggregation's slot
+    /// holding a table row; with that slot's index.
+    pub reduced_on: Option<Box<(Compiled, usize)>>,
 }
 
 fn time_of(v: Value) -> Result<i64, String> {
@@ -102,10 +106,23 @@ impl AggregationRuntime {
         };
         let tc = plan.time_col();
         let within = |row: &[Value]| row[tc].as_i64().is_some_and(|t| start <= t && t < end);
+        // Stored rows must also pass the reduced join condition, read with the aggregation's
+        // slot of the join's row holding the stored row.
+        let stored = |row: &[Value]| {
+            let Some(&(ref cond, agg_slot)) = wp.reduced_on.as_deref() else {
+                return true;
+            };
+            let mut slots = [&[][..]; 2];
+            for (k, s) in ecx.rows.iter().take(2).enumerate() {
+                slots[k] = if k == agg_slot { row } else { s };
+            }
+            let mut rcx = EvalCtx::new(&slots, ecx.ts, ecx.now).with_tables(ecx.tables);
+            cond.eval_bool(&mut rcx)
+        };
         let mut matched: Vec<Vec<Value>> = self.levels[pi]
             .table
             .rows()
-            .filter(|r| within(r))
+            .filter(|r| within(r) && stored(r))
             .map(<[Value]>::to_vec)
             .collect();
         let oldest = self.levels[..=pi]

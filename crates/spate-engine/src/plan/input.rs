@@ -89,7 +89,16 @@ pub(crate) fn join(
             return Some(resolved);
         };
         within_per = within_per_plan(p, within, per, &resolved.scope(), *index);
-        within_per.as_ref()?;
+        let wp = within_per.as_mut()?;
+        if let Some(cond) = &j.on {
+            let agg_slot = usize::from(left.1 != Side::Aggregation);
+            let alias = if agg_slot == 0 {
+                &j.right.alias
+            } else {
+                &j.left.alias
+            };
+            wp.reduced_on = reduced_on(p, cond, &resolved, agg_slot, alias.as_ref(), *index);
+        }
     }
     let join_type = j.keyword.join_type();
     let outer_left = matches!(
@@ -290,6 +299,37 @@ fn join_side(
     Some((resolved, side))
 }
 
+/// The part of a join's `on` that Siddhi checks on an aggregation's stored rows, compiled
+/// over the join's slots with the aggregation's slot read as a table row (see
+/// [`super::reduce_on`]). Nothing when it cannot be reduced or does not compile.
+fn reduced_on(
+    p: &Planner,
+    cond: &ast::Expr,
+    resolved: &ResolvedInput,
+    agg_slot: usize,
+    stream_alias: Option<&ast::Ident>,
+    index: u32,
+) -> Option<Box<(Compiled, usize)>> {
+    let table = &p.aggregation_plans.get(index as usize)?.table_schema;
+    let stream = &resolved.slots.get(1 - agg_slot)?.1;
+    let cx = super::reduce_on::ReduceCx {
+        stream_alias: stream_alias.map(|a| a.name.as_str()),
+        stream_attrs: &stream.names,
+        table_attrs: &table.names,
+    };
+    let reduced = super::reduce_on::reduce(cond, &cx)?;
+    let mut scope = resolved.scope();
+    scope.slots.get_mut(agg_slot)?.schema = table;
+    let mut diags = Vec::new();
+    let tables = p.tables.clone();
+    let compiled = ExprCompiler::new(&scope, &mut diags)
+        .with_tables(&tables)
+        .condition(&reduced, "the join condition");
+    compiled
+        .filter(|_| diags.is_empty())
+        .map(|c| Box::new((Compiled::new(c), agg_slot)))
+}
+
 /// `within <start>[, <end>] per <granularity>`, checked and compiled over the join's inputs.
 pub(crate) fn within_per_plan(
     p: &mut Planner,
@@ -353,6 +393,7 @@ pub(crate) fn within_per_plan(
         start: start?,
         end: end?,
         per: per_c?,
+        reduced_on: None,
     })
 }
 

@@ -15,6 +15,7 @@ pub mod join_key;
 mod partition;
 pub mod pattern;
 mod query;
+mod reduce_on;
 pub mod schema;
 pub mod store_query;
 mod table_output;

@@ -46,7 +46,7 @@ pub enum StoreAction {
         on: Option<Compiled>,
         key: Option<Compiled>,
         /// `within ... per ...` of an aggregation source.
-        within: Option<crate::aggregation::WithinPer>,
+        within: Option<Box<crate::aggregation::WithinPer>>,
     },
     /// Applies them to table `table`.
     Change { table: u32, op: TableOp },
@@ -145,13 +145,13 @@ impl Planner {
                 );
                 return None;
             };
-            within = Some(super::input::within_per_plan(
+            within = Some(Box::new(super::input::within_per_plan(
                 self,
                 w,
                 per,
                 &Scope::default(),
                 a,
-            )?);
+            )?));
         } else if input.within.is_some() || input.per.is_some() {
             self.error(
                 input.span,

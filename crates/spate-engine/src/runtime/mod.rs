@@ -451,6 +451,26 @@ impl AppRuntime {
         if query.out_mut().is_empty() {
             return;
         }
+        let plan = &self.plan.queries[q];
+        if let OutputTarget::Stream(target) = plan.output.target {
+            let t = target as usize;
+            let local =
+                matches!(r, QueryRef::Part { .. }) && self.plan.streams[t].partition.is_some();
+            if !local && self.receivers[t].is_empty() {
+                // Nothing in the app reads the target: only the sink sees these rows, so they
+                // are handed over in place (no spare swap; nothing can re-enter this query).
+                let out = query.out_mut();
+                normalise_kinds(out, plan.selector.expired_on);
+                if self.observed[t] {
+                    for (start, end) in out.segments() {
+                        sink.on_events(target, self.out_seq[t], out.slice(start, end));
+                        self.out_seq[t] += (end - start) as u64;
+                    }
+                }
+                out.clear();
+                return;
+            }
+        }
         // Swapped with a spare (empty) chunk, so nothing is built or dropped per call.
         let mut out = self.spares.pop().unwrap_or_default();
         out.set_arity(query.out_mut().arity());

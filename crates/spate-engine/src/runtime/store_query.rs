@@ -60,7 +60,7 @@ impl AppRuntime {
             StoreAction::Find {
                 source, on, within, ..
             } => {
-                self.found_rows(*source, on.as_ref(), within.as_ref(), &mut input)
+                self.found_rows(*source, on.as_ref(), within.as_deref(), &mut input)
                     .map_err(run_error)?;
             }
             StoreAction::Change { .. } => {
