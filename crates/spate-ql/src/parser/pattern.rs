@@ -25,6 +25,10 @@ impl Parser<'_> {
     /// sequence.
     pub(crate) fn state_input(&mut self) -> PResult<(bool, StateInput)> {
         let start = self.peek().span;
+        // Siddhi's grammar starts a sequence with a plain element (`every` optional), never a
+        // parenthesised group; patterns may start with one.
+        let opens_with_group = self.at(TokenKind::LParen)
+            || (self.at_kw(Kw::Every) && self.nth_kind(1) == TokenKind::LParen);
         let mut seps = Separators::default();
         let element = self.state_chain(&mut seps)?;
         let within = if self.eat_kw(Kw::Within).is_some() {
@@ -40,6 +44,13 @@ impl Parser<'_> {
             );
         }
         let sequence = seps.comma;
+        if sequence && opens_with_group {
+            self.error(
+                span,
+                "a sequence cannot start with a parenthesised group; write its first element \
+                 without parentheses, e.g. `every e1=S or e2=T, e3=S`",
+            );
+        }
         if sequence {
             self.check_sequence_every(&element, true);
         } else {
@@ -442,6 +453,8 @@ mod tests {
         rejects("from e1=S+ select * insert into O");
         rejects("from e1=S -> e2=S, e3=S select * insert into O");
         rejects("from every (e1=S, e2=S) select * insert into O");
+        rejects("from every (e1=S or e2=S), e3=S select * insert into O");
+        rejects("from (e1=S), e2=S select * insert into O");
         rejects("from not S select * insert into O");
         rejects("from not S or e1=S select * insert into O");
         rejects("from e1=S#window.length(2) -> e2=S select * insert into O");
