@@ -276,7 +276,9 @@ impl QueryRuntime {
             });
         }
         match side {
-            Side::Left if q.direct && !input.batch => st.direct(q, input, now, env),
+            Side::Left if q.direct && !input.batch => {
+                st.direct(q, input, |_| now, env);
+            }
             Side::Left => st.run_side(q, 0, input, now, scheduler, env),
             Side::Right => st.run_side(q, 1, input, now, scheduler, env),
             Side::Both => {
@@ -286,6 +288,38 @@ impl QueryRuntime {
             Side::Pattern(r) => st.pattern_receive(q, r as usize, input, now, scheduler, env),
         }
         self.take_error()
+    }
+
+    /// Runs the rows of `input` through a query on the direct path (see
+    /// [`QueryPlan::direct`]; the caller checks), row `i` seeing the app clock `nows[i]`, as
+    /// if each row had come alone. Stops at the first row whose evaluation fails: its output
+    /// is dropped, those of the rows before it stay in [`QueryRuntime::out_mut`], and its
+    /// index comes back with the error, so the caller can deliver, log and go on after it,
+    /// exactly as row-by-row calls would.
+    pub fn process_direct(
+        &mut self,
+        input: ChunkRef<'_>,
+        nows: &[i64],
+        env: &Env<'_>,
+    ) -> Result<(), (usize, QueryError)> {
+        let q = &self.plan.queries[self.index];
+        debug_assert!(q.direct && q.rate.is_none() && !input.batch);
+        debug_assert_eq!(nows.len(), input.len());
+        let st = &mut self.state;
+        st.out.clear();
+        match st.direct(q, input, |i| nows[i], env) {
+            None => Ok(()),
+            Some(row) => {
+                let message = st.error.take().unwrap_or_default();
+                Err((
+                    row,
+                    QueryError {
+                        query: q.name.clone(),
+                        message,
+                    },
+                ))
+            }
+        }
     }
 
     /// Handles a timer call for the window (or rate limiter) at `stage`.
@@ -415,19 +449,28 @@ fn side_stages(q: &QueryPlan, side: usize) -> &[StagePlan] {
 }
 
 impl QueryState {
-    /// Filters and plain projections, row by row, straight into the output.
-    fn direct(&mut self, q: &QueryPlan, input: ChunkRef<'_>, now: i64, env: &Env<'_>) {
+    /// Filters and plain projections, row by row, straight into the output; row `i` sees
+    /// the app clock `now(i)`. On an evaluation error the row's partial output is dropped,
+    /// the error left in `self.error` and the row's index returned.
+    #[inline]
+    fn direct(
+        &mut self,
+        q: &QueryPlan,
+        input: ChunkRef<'_>,
+        now: impl Fn(usize) -> i64,
+        env: &Env<'_>,
+    ) -> Option<usize> {
         let stages = side_stages(q, 0);
         'rows: for i in 0..input.len() {
             let rows: [&[Value]; 1] = [input.row(i)];
-            let mut ecx = EvalCtx::new(&rows, input.ts(i), now).with_tables(env.tables);
+            let mut ecx = EvalCtx::new(&rows, input.ts(i), now(i)).with_tables(env.tables);
             for s in stages {
                 if let StagePlan::Filter(cond) = s
                     && !cond.eval_bool(&mut ecx)
                 {
                     if let Some(e) = ecx.error.take() {
                         self.error = Some(e);
-                        return;
+                        return Some(i);
                     }
                     continue 'rows;
                 }
@@ -448,9 +491,10 @@ impl QueryState {
             if let Some(e) = ecx.error.take() {
                 self.out.pop();
                 self.error = Some(e);
-                return;
+                return Some(i);
             }
         }
+        None
     }
 
     fn run_side(
