@@ -169,6 +169,8 @@ struct QueryState {
     skip_unwanted: bool,
     /// The direct path's outputs when all are plain reads: copied without an evaluation.
     leaf_outputs: Option<Box<[join::LeafOutput]>>,
+    /// A direct query outputs its input rows unchanged: they are copied whole.
+    identity: bool,
     error: Option<String>,
     /// Partial matches of a pattern or sequence, with the matches completed by the last call.
     /// (Boxed: taken out and put back around every event.)
@@ -233,6 +235,7 @@ impl QueryRuntime {
             ordinal: Vec::new(),
             direct_join: matches!(q.input, InputPlan::Join(_)) && join::projects_directly(q),
             leaf_outputs: join::LeafOutput::of(&q.selector),
+            identity: q.direct && join::LeafOutput::is_identity(&q.selector, input_arity(q)),
             skip_unwanted: match &q.input {
                 InputPlan::Join(j) => join::skips_unwanted(q, j),
                 InputPlan::Single(_) | InputPlan::Pattern(_) => false,
@@ -439,6 +442,14 @@ impl QueryRuntime {
     }
 }
 
+/// The row width of a single-input query's input (0 for joins and patterns).
+fn input_arity(q: &QueryPlan) -> usize {
+    match &q.input {
+        InputPlan::Single(s) => s.arity,
+        InputPlan::Join(_) | InputPlan::Pattern(_) => 0,
+    }
+}
+
 /// The stages of one side of a query plan.
 fn side_stages(q: &QueryPlan, side: usize) -> &[StagePlan] {
     match &q.input {
@@ -454,6 +465,23 @@ impl QueryState {
     /// the error left in `self.error` and the row's index returned.
     #[inline]
     fn direct(
+        &mut self,
+        q: &QueryPlan,
+        input: ChunkRef<'_>,
+        now: impl Fn(usize) -> i64,
+        env: &Env<'_>,
+    ) -> Option<usize> {
+        // Chosen once per call, so the row loop does not test it.
+        if self.identity {
+            self.direct_rows::<true>(q, input, now, env)
+        } else {
+            self.direct_rows::<false>(q, input, now, env)
+        }
+    }
+
+    /// [`QueryState::direct`]; `IDENTITY`: the output rows are the input rows.
+    #[inline]
+    fn direct_rows<const IDENTITY: bool>(
         &mut self,
         q: &QueryPlan,
         input: ChunkRef<'_>,
@@ -480,6 +508,11 @@ impl QueryState {
                 continue;
             }
             let dst = self.out.begin_row(input.ts(i), kind);
+            if IDENTITY {
+                // The row as it came (`select *`, or every attribute in order).
+                dst.extend_from_slice(rows[0]);
+                continue;
+            }
             if let Some(leaves) = &self.leaf_outputs {
                 // Plain reads and constants: copied, no evaluation, no error possible.
                 dst.extend(leaves.iter().map(|l| l.read(&[rows[0], &[]])));

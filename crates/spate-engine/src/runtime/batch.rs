@@ -101,8 +101,11 @@ impl AppRuntime {
             self.advance(ts[i], sink);
             nows.clear();
             nows.push(self.clock);
+            // Delivering the run changes nothing `advance` looks at (see the module doc).
+            let quiet = self.quiet_until();
+            let end = n.min(i + MAX_RUN);
             let mut j = i + 1;
-            while j < n && j - i < MAX_RUN && self.advance_is_trivial(ts[j]) {
+            while j < end && (ts[j] < quiet || ts[j] < self.clock) {
                 self.clock = self.clock.max(ts[j]);
                 nows.push(self.clock);
                 j += 1;
@@ -134,14 +137,15 @@ impl AppRuntime {
         Some(q)
     }
 
-    /// Whether `advance(now)` would only move the clock.
+    /// `advance(now)` only moves the clock for any `now` before this time (triggers armed, no
+    /// incremental aggregations, no purge or timer due), or for any `now` behind the clock.
     #[inline]
-    fn advance_is_trivial(&self, now: i64) -> bool {
-        now < self.clock
-            || (self.triggers_armed
-                && now < self.purge_due
-                && self.aggregations.is_empty()
-                && self.scheduler.next_due().is_none_or(|t| t > now))
+    fn quiet_until(&self) -> i64 {
+        if !self.triggers_armed || !self.aggregations.is_empty() {
+            return i64::MIN;
+        }
+        let next_timer = self.scheduler.next_due().unwrap_or(i64::MAX);
+        self.purge_due.min(next_timer)
     }
 
     /// Delivers a run of events of `stream` to its one (direct) query `q`, row `i` seeing

@@ -126,6 +126,12 @@ fn filters_and_projections_go_in_runs() {
     let (calls, rows) = same(&app, &["O"], &events(&steady(100)));
     assert!(rows > 10);
     assert!(calls < 5, "runs are delivered whole ({calls} calls)");
+    // Rows copied whole (`select *`, or all attributes in order) and plain reads.
+    for sel in ["*", "k, s, v", "v, k"] {
+        let app = format!("{S} from S[v > 2 and v != 7] select {sel} insert into O;");
+        let (calls, rows) = same(&app, &["O"], &events(&steady(50)));
+        assert!(rows > 40 && calls < 3);
+    }
 }
 
 #[test]
