@@ -13,6 +13,9 @@ use spate_engine::runtime::{AppRuntime, OutputSink};
 
 use crate::events::read_events;
 
+/// Most events handed over in one call.
+const MAX_RUN: usize = 1024;
+
 /// Counts output events.
 struct Counter(u64);
 
@@ -47,6 +50,7 @@ pub fn run(app: &Path, events: &Path, warmup: usize, repeat: usize) -> Result<Ex
         offsets.push(values.len());
     }
     let meta: Vec<(StreamId, i64)> = events.iter().map(|e| (e.stream, e.ts)).collect();
+    let times: Vec<i64> = events.iter().map(|e| e.ts).collect();
     drop(events);
     let mut rates = Vec::with_capacity(repeat);
     let mut outputs = 0;
@@ -61,13 +65,21 @@ pub fn run(app: &Path, events: &Path, warmup: usize, repeat: usize) -> Result<Ex
         let mut counter = Counter(0);
         runtime.start(&mut counter);
         let t0 = Instant::now();
-        for (i, &(stream, ts)) in meta.iter().enumerate() {
-            runtime.send(
+        // Runs of one stream's events go in together, as a source hands over a batch.
+        let mut i = 0;
+        while i < count {
+            let stream = meta[i].0;
+            let mut j = i + 1;
+            while j < count && j - i < MAX_RUN && meta[j].0 == stream {
+                j += 1;
+            }
+            runtime.send_batch(
                 stream,
-                ts,
-                &values[offsets[i]..offsets[i + 1]],
+                &times[i..j],
+                &values[offsets[i]..offsets[j]],
                 &mut counter,
             );
+            i = j;
         }
         let secs = t0.elapsed().as_secs_f64().max(1e-9);
         let rate = count as f64 / secs;

@@ -103,11 +103,28 @@ pub fn replay(
         error: None,
     };
     runtime.start(&mut printer);
-    for (i, e) in events.iter().enumerate() {
-        runtime.send(e.stream, e.ts, &e.row, &mut printer);
-        if let Some(n) = restore_every
-            && n > 0
-            && (i + 1) % n == 0
+    let every = restore_every.filter(|&n| n > 0);
+    let (mut times, mut values) = (Vec::new(), Vec::new());
+    let mut i = 0;
+    while i < events.len() {
+        // Consecutive events of one stream go in as a batch (the engine gives the same
+        // output as one at a time); never across a restore point.
+        let stream = events[i].stream;
+        let limit = every
+            .map_or(events.len(), |n| (i / n + 1) * n)
+            .min(events.len());
+        let mut j = i;
+        times.clear();
+        values.clear();
+        while j < limit && events[j].stream == stream {
+            times.push(events[j].ts);
+            values.extend_from_slice(&events[j].row);
+            j += 1;
+        }
+        runtime.send_batch(stream, &times, &values, &mut printer);
+        i = j;
+        if let Some(n) = every
+            && i % n == 0
         {
             let bytes = runtime.snapshot();
             drop(runtime);

@@ -408,6 +408,15 @@ impl LeafOutput {
             .collect()
     }
 
+    /// Whether the outputs are attributes `0..arity` of the first input, in order.
+    pub(super) fn is_identity(plan: &SelectorPlan, arity: usize) -> bool {
+        arity > 0
+            && plan.outputs.len() == arity
+            && plan.outputs.iter().enumerate().all(|(k, e)| {
+                matches!(&e.ir, crate::expr::Expr::Attr { slot: 0, idx } if *idx as usize == k)
+            })
+    }
+
     #[inline]
     pub(super) fn read(&self, pair: &[&[Value]; 2]) -> Value {
         match self {

@@ -169,6 +169,8 @@ struct QueryState {
     skip_unwanted: bool,
     /// The direct path's outputs when all are plain reads: copied without an evaluation.
     leaf_outputs: Option<Box<[join::LeafOutput]>>,
+    /// A direct query outputs its input rows unchanged: they are copied whole.
+    identity: bool,
     error: Option<String>,
     /// Partial matches of a pattern or sequence, with the matches completed by the last call.
     /// (Boxed: taken out and put back around every event.)
@@ -233,6 +235,7 @@ impl QueryRuntime {
             ordinal: Vec::new(),
             direct_join: matches!(q.input, InputPlan::Join(_)) && join::projects_directly(q),
             leaf_outputs: join::LeafOutput::of(&q.selector),
+            identity: q.direct && join::LeafOutput::is_identity(&q.selector, input_arity(q)),
             skip_unwanted: match &q.input {
                 InputPlan::Join(j) => join::skips_unwanted(q, j),
                 InputPlan::Single(_) | InputPlan::Pattern(_) => false,
@@ -276,7 +279,9 @@ impl QueryRuntime {
             });
         }
         match side {
-            Side::Left if q.direct && !input.batch => st.direct(q, input, now, env),
+            Side::Left if q.direct && !input.batch => {
+                st.direct(q, input, |_| now, env);
+            }
             Side::Left => st.run_side(q, 0, input, now, scheduler, env),
             Side::Right => st.run_side(q, 1, input, now, scheduler, env),
             Side::Both => {
@@ -286,6 +291,38 @@ impl QueryRuntime {
             Side::Pattern(r) => st.pattern_receive(q, r as usize, input, now, scheduler, env),
         }
         self.take_error()
+    }
+
+    /// Runs the rows of `input` through a query on the direct path (see
+    /// [`QueryPlan::direct`]; the caller checks), row `i` seeing the app clock `nows[i]`, as
+    /// if each row had come alone. Stops at the first row whose evaluation fails: its output
+    /// is dropped, those of the rows before it stay in [`QueryRuntime::out_mut`], and its
+    /// index comes back with the error, so the caller can deliver, log and go on after it,
+    /// exactly as row-by-row calls would.
+    pub fn process_direct(
+        &mut self,
+        input: ChunkRef<'_>,
+        nows: &[i64],
+        env: &Env<'_>,
+    ) -> Result<(), (usize, QueryError)> {
+        let q = &self.plan.queries[self.index];
+        debug_assert!(q.direct && q.rate.is_none() && !input.batch);
+        debug_assert_eq!(nows.len(), input.len());
+        let st = &mut self.state;
+        st.out.clear();
+        match st.direct(q, input, |i| nows[i], env) {
+            None => Ok(()),
+            Some(row) => {
+                let message = st.error.take().unwrap_or_default();
+                Err((
+                    row,
+                    QueryError {
+                        query: q.name.clone(),
+                        message,
+                    },
+                ))
+            }
+        }
     }
 
     /// Handles a timer call for the window (or rate limiter) at `stage`.
@@ -405,6 +442,14 @@ impl QueryRuntime {
     }
 }
 
+/// The row width of a single-input query's input (0 for joins and patterns).
+fn input_arity(q: &QueryPlan) -> usize {
+    match &q.input {
+        InputPlan::Single(s) => s.arity,
+        InputPlan::Join(_) | InputPlan::Pattern(_) => 0,
+    }
+}
+
 /// The stages of one side of a query plan.
 fn side_stages(q: &QueryPlan, side: usize) -> &[StagePlan] {
     match &q.input {
@@ -415,19 +460,45 @@ fn side_stages(q: &QueryPlan, side: usize) -> &[StagePlan] {
 }
 
 impl QueryState {
-    /// Filters and plain projections, row by row, straight into the output.
-    fn direct(&mut self, q: &QueryPlan, input: ChunkRef<'_>, now: i64, env: &Env<'_>) {
+    /// Filters and plain projections, row by row, straight into the output; row `i` sees
+    /// the app clock `now(i)`. On an evaluation error the row's partial output is dropped,
+    /// the error left in `self.error` and the row's index returned.
+    #[inline]
+    fn direct(
+        &mut self,
+        q: &QueryPlan,
+        input: ChunkRef<'_>,
+        now: impl Fn(usize) -> i64,
+        env: &Env<'_>,
+    ) -> Option<usize> {
+        // Chosen once per call, so the row loop does not test it.
+        if self.identity {
+            self.direct_rows::<true>(q, input, now, env)
+        } else {
+            self.direct_rows::<false>(q, input, now, env)
+        }
+    }
+
+    /// [`QueryState::direct`]; `IDENTITY`: the output rows are the input rows.
+    #[inline]
+    fn direct_rows<const IDENTITY: bool>(
+        &mut self,
+        q: &QueryPlan,
+        input: ChunkRef<'_>,
+        now: impl Fn(usize) -> i64,
+        env: &Env<'_>,
+    ) -> Option<usize> {
         let stages = side_stages(q, 0);
         'rows: for i in 0..input.len() {
             let rows: [&[Value]; 1] = [input.row(i)];
-            let mut ecx = EvalCtx::new(&rows, input.ts(i), now).with_tables(env.tables);
+            let mut ecx = EvalCtx::new(&rows, input.ts(i), now(i)).with_tables(env.tables);
             for s in stages {
                 if let StagePlan::Filter(cond) = s
                     && !cond.eval_bool(&mut ecx)
                 {
                     if let Some(e) = ecx.error.take() {
                         self.error = Some(e);
-                        return;
+                        return Some(i);
                     }
                     continue 'rows;
                 }
@@ -437,6 +508,11 @@ impl QueryState {
                 continue;
             }
             let dst = self.out.begin_row(input.ts(i), kind);
+            if IDENTITY {
+                // The row as it came (`select *`, or every attribute in order).
+                dst.extend_from_slice(rows[0]);
+                continue;
+            }
             if let Some(leaves) = &self.leaf_outputs {
                 // Plain reads and constants: copied, no evaluation, no error possible.
                 dst.extend(leaves.iter().map(|l| l.read(&[rows[0], &[]])));
@@ -448,9 +524,10 @@ impl QueryState {
             if let Some(e) = ecx.error.take() {
                 self.out.pop();
                 self.error = Some(e);
-                return;
+                return Some(i);
             }
         }
+        None
     }
 
     fn run_side(

@@ -7,6 +7,9 @@
 //! in a query stops the delivery of that chunk to the stream's later receivers and is logged,
 //! as Siddhi's junction does; processing goes on with the next event.
 
+mod batch;
+#[cfg(test)]
+mod batch_tests;
 mod partition;
 #[cfg(test)]
 mod purge_tests;
@@ -108,6 +111,11 @@ pub struct AppRuntime {
     /// them (one per nesting level). Boxed: they trade places with the queries' boxed outputs.
     #[allow(clippy::vec_box)]
     spares: Vec<Box<Chunk>>,
+    /// Per input stream: the query that may take a run of its events as one chunk (see
+    /// [`AppRuntime::send_batch`]).
+    batch_query: Vec<Option<u32>>,
+    /// The clock each row of a run sees, reused.
+    batch_nows: Vec<i64>,
 }
 
 impl AppRuntime {
@@ -187,7 +195,10 @@ impl AppRuntime {
         } else {
             i64::MAX
         };
+        let batch_query = batch::batch_queries(&plan, &queries, &receivers);
         Ok(AppRuntime {
+            batch_query,
+            batch_nows: Vec::new(),
             plan,
             purge_due,
             queries,

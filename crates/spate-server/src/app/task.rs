@@ -10,6 +10,7 @@ use prometheus_client::metrics::histogram::Histogram;
 use spate_engine::event::ChunkRef;
 use spate_engine::plan::{Schema, StreamId};
 use spate_engine::runtime::{AppRuntime, OutputSink, QueryResult};
+use spate_engine::value::Value;
 use tokio::sync::{mpsc, oneshot};
 
 use super::definition::AppDefinition;
@@ -287,9 +288,11 @@ impl AppTask {
         }
     }
 
-    /// Applies entries in order, skipping those the state already holds.
+    /// Applies entries in order, skipping those the state already holds. Consecutive events
+    /// of one stream go to the engine as a batch (same outputs as one at a time).
     pub fn apply(&mut self, batch: Vec<Entry>) {
         let started = Instant::now();
+        let mut run = Run::default();
         for entry in batch {
             let (seq, now) = match &entry {
                 Entry::Event { seq, ts, .. } => (*seq, *ts),
@@ -305,17 +308,53 @@ impl AppTask {
             }
             match entry {
                 Entry::Event {
-                    stream, ts, row, ..
-                } => self.runtime.send(stream, ts, &row, &mut self.outputs),
-                Entry::Tick { now, .. } => self.runtime.advance(now, &mut self.outputs),
+                    seq,
+                    stream,
+                    ts,
+                    row,
+                } => {
+                    if run.stream != Some(stream) {
+                        self.flush(&mut run);
+                        run.stream = Some(stream);
+                    }
+                    run.times.push(ts);
+                    run.values.extend(row);
+                    run.last_seq = seq;
+                }
+                Entry::Tick { now, .. } => {
+                    self.flush(&mut run);
+                    self.runtime.advance(now, &mut self.outputs);
+                    self.applied_seq = seq;
+                }
             }
-            self.applied_seq = seq;
         }
+        self.flush(&mut run);
         if let Some(stores) = &self.stores {
             stores.flush(&mut self.runtime);
         }
         self.processing.observe(started.elapsed().as_secs_f64());
     }
+
+    /// Sends the events gathered in `run` and empties it.
+    fn flush(&mut self, run: &mut Run) {
+        if let Some(stream) = run.stream.take() {
+            self.runtime
+                .send_batch(stream, &run.times, &run.values, &mut self.outputs);
+            self.applied_seq = run.last_seq;
+        }
+        run.times.clear();
+        run.values.clear();
+    }
+}
+
+/// Consecutive events of one stream waiting to be applied.
+#[derive(Default)]
+struct Run {
+    stream: Option<StreamId>,
+    times: Vec<i64>,
+    values: Vec<Value>,
+    /// The log sequence number of the last event in the run.
+    last_seq: u64,
 }
 
 /// Sends a command's answer; the asker may have given up waiting, which is fine.
