@@ -8,6 +8,7 @@
 //! Queries made only of filters and plain projections take a direct path with no per-stage
 //! bookkeeping.
 
+mod groups;
 mod join;
 mod pattern;
 pub mod selector;
