@@ -55,6 +55,60 @@ impl Str {
     }
 }
 
+impl Str {
+    /// A 64-bit hash for in-memory tables (group keys), cheaper than [`Hash`] for short texts:
+    /// three word loads and two multiplies, no byte loop. Equal texts hash alike whichever
+    /// representation holds them.
+    #[inline]
+    pub fn hash64(&self) -> u64 {
+        match &self.0 {
+            Repr::Inline(buf) => inline_hash(buf),
+            Repr::Heap(s) => heap_hash(s),
+        }
+    }
+}
+
+/// The inline buffer is zero past the text and ends with its length, so equal texts have
+/// equal buffers; it is read as three (overlapping) words.
+#[inline(always)]
+fn inline_hash(buf: &[u8; INLINE + 1]) -> u64 {
+    let word = |at: usize| {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&buf[at..at + 8]);
+        u64::from_le_bytes(w)
+    };
+    let a = fold_mul(
+        word(0) ^ 0x243f_6a88_85a3_08d3,
+        word(8) ^ 0x1319_8a2e_0370_7344,
+    );
+    fold_mul(a ^ word(INLINE + 1 - 8), 0xa409_3822_299f_31d0)
+}
+
+#[cold]
+fn heap_hash(s: &str) -> u64 {
+    if s.len() <= INLINE {
+        // Not made by `Str::new`, but it must hash as the inline form of the same text.
+        let mut buf = [0u8; INLINE + 1];
+        buf[..s.len()].copy_from_slice(s.as_bytes());
+        buf[INLINE] = s.len() as u8;
+        return inline_hash(&buf);
+    }
+    let mut h = s.len() as u64;
+    for c in s.as_bytes().chunks(8) {
+        let mut w = [0u8; 8];
+        w[..c.len()].copy_from_slice(c);
+        h = fold_mul(h ^ u64::from_le_bytes(w), 0x082e_fa98_ec4e_6c89);
+    }
+    h
+}
+
+/// Multiplies to 128 bits and folds the halves: every input bit reaches both ends.
+#[inline(always)]
+pub(crate) fn fold_mul(a: u64, b: u64) -> u64 {
+    let p = (a as u128).wrapping_mul(b as u128);
+    (p as u64) ^ ((p >> 64) as u64)
+}
+
 impl Deref for Str {
     type Target = str;
     #[inline]

@@ -8,6 +8,7 @@
 //! Queries made only of filters and plain projections take a direct path with no per-stage
 //! bookkeeping.
 
+mod groups;
 mod join;
 mod pattern;
 pub mod selector;
@@ -163,6 +164,8 @@ struct QueryState {
     joined: Chunk,
     /// The selection `0..n` over `joined`, reused.
     ordinal: Vec<u32>,
+    /// `0, 1, 2, ...`: prefixes of it select whole window chunks (only ever grows).
+    iota: Vec<u32>,
     /// A join whose selector only projects: matches go straight to the output.
     direct_join: bool,
     /// Lookups for events the direct path would not output are left out.
@@ -233,6 +236,7 @@ impl QueryRuntime {
             rate,
             joined: Chunk::new(joined_arity),
             ordinal: Vec::new(),
+            iota: Vec::new(),
             direct_join: matches!(q.input, InputPlan::Join(_)) && join::projects_directly(q),
             leaf_outputs: join::LeafOutput::of(&q.selector),
             identity: q.direct && join::LeafOutput::is_identity(&q.selector, input_arity(q)),
@@ -667,6 +671,23 @@ impl QueryState {
         scheduler: &mut Scheduler,
         env: &Env<'_>,
     ) {
+        if k + 1 == side_stages(q, side).len() && !matches!(q.input, InputPlan::Join(_)) {
+            // The window was the last stage: its chunks go straight to the selector, each
+            // with the selection of all its rows (a shared `0..n`, not rebuilt per chunk).
+            let mut all = std::mem::take(&mut self.iota);
+            for (start, end) in buf.segments() {
+                let n = end - start;
+                if all.len() < n {
+                    all.extend(all.len() as u32..n as u32);
+                }
+                self.select(q, buf.slice(start, end), &all[..n], now, scheduler, env);
+                if self.error.is_some() {
+                    break;
+                }
+            }
+            self.iota = all;
+            return;
+        }
         let mut next = std::mem::take(&mut self.sides[side].sels[k + 1]);
         for (start, end) in buf.segments() {
             next.clear();

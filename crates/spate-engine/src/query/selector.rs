@@ -11,10 +11,11 @@ use std::cmp::Ordering;
 
 use rustc_hash::FxHashMap;
 
+use super::groups::{Groups, States, key_hash};
 use crate::aggregate::{AggregatorContext, AggregatorFactory, AggregatorState};
 use crate::compiled::Compiled;
 use crate::event::{Chunk, ChunkRef, EventKind};
-use crate::expr::EvalCtx;
+use crate::expr::{EvalCtx, Expr, Operand};
 use crate::snapshot::{SnapshotError, SnapshotResult, StateReader, StateWriter};
 use crate::table::TableRuntime;
 use crate::value::{AttrType, Value};
@@ -155,113 +156,6 @@ impl SelectorPlan {
             .map(|a| a.factory.create(&a.arg_types, a.cx))
             .collect()
     }
-}
-
-type States = Vec<Box<dyn AggregatorState>>;
-
-/// A group: its key and aggregator states.
-#[derive(Debug)]
-struct Group {
-    key: Box<[Value]>,
-    states: States,
-}
-
-/// Aggregator states per group, in a slab: lookups by a single key borrow the value (no
-/// copy per event), and emptied groups free their slot in O(1).
-#[derive(Debug, Default)]
-struct Groups {
-    one: FxHashMap<Value, u32>,
-    many: FxHashMap<Box<[Value]>, u32>,
-    slots: Vec<Option<Group>>,
-    free: Vec<u32>,
-}
-
-impl Groups {
-    fn find(&self, key: &[Value]) -> Option<usize> {
-        match key {
-            [one] => self.one.get(one),
-            _ => self.many.get(key),
-        }
-        .map(|&i| i as usize)
-    }
-
-    fn get_or_insert(&mut self, key: &[Value], plan: &SelectorPlan) -> usize {
-        if let Some(i) = self.find(key) {
-            return i;
-        }
-        let group = Group {
-            key: key.into(),
-            states: plan.new_states(),
-        };
-        let i = match self.free.pop() {
-            Some(i) => {
-                self.slots[i as usize] = Some(group);
-                i
-            }
-            None => {
-                self.slots.push(Some(group));
-                (self.slots.len() - 1) as u32
-            }
-        };
-        match key {
-            [one] => self.one.insert(one.clone(), i),
-            _ => self.many.insert(key.into(), i),
-        };
-        i as usize
-    }
-
-    fn key(&self, i: usize) -> &[Value] {
-        match &self.slots[i] {
-            Some(g) => &g.key,
-            None => unreachable_group(),
-        }
-    }
-
-    fn entry(&mut self, i: usize) -> (&[Value], &mut States) {
-        match &mut self.slots[i] {
-            Some(g) => (&g.key, &mut g.states),
-            None => unreachable_group(),
-        }
-    }
-
-    fn states(&mut self, i: usize) -> &mut States {
-        match &mut self.slots[i] {
-            Some(g) => &mut g.states,
-            None => unreachable_group(),
-        }
-    }
-
-    /// Drops a group whose states hold nothing (Siddhi destroys such states).
-    fn drop_if_empty(&mut self, i: usize) {
-        let empty = matches!(&self.slots[i], Some(g) if g.states.iter().all(|s| s.can_destroy()));
-        if !empty {
-            return;
-        }
-        if let Some(g) = self.slots[i].take() {
-            match &*g.key {
-                [one] => self.one.remove(one),
-                key => self.many.remove(key),
-            };
-            self.free.push(i as u32);
-        }
-    }
-
-    fn clear(&mut self) {
-        self.one.clear();
-        self.many.clear();
-        self.slots.clear();
-        self.free.clear();
-    }
-
-    fn iter(&self) -> impl Iterator<Item = &Group> {
-        self.slots.iter().flatten()
-    }
-}
-
-#[cold]
-fn unreachable_group() -> ! {
-    // Slot indices come only from `get_or_insert` in the same call; a freed slot is never used.
-    panic!("internal error: selector group slot vanished; please report this bug")
 }
 
 /// The mutable part of a selector: aggregator states and reusable buffers.
@@ -520,19 +414,30 @@ impl Selector {
         cx: SelectCtx<'_>,
     ) -> Result<usize, String> {
         slot_rows!(plan, input.row(i), rows);
-        let mut ecx = EvalCtx::new(rows, input.ts(i), cx.now).with_tables(cx.tables);
+        let new_states = || plan.new_states();
         if let [only] = plan.group_by.as_slice() {
             // One key: look it up by reference; a null key is Siddhi's text "null".
-            let v = only.ir.operand(rows, &mut ecx);
-            if let Some(err) = ecx.error {
-                return Err(err);
-            }
+            let v = match &only.ir {
+                // A plain attribute (the usual key) is read without an evaluation context.
+                Expr::Attr { slot, idx } => Operand::Borrowed(
+                    rows[*slot as usize]
+                        .get(*idx as usize)
+                        .unwrap_or(&Value::Null),
+                ),
+                e => {
+                    let mut ecx = EvalCtx::new(rows, input.ts(i), cx.now).with_tables(cx.tables);
+                    let v = e.operand(rows, &mut ecx);
+                    if let Some(err) = ecx.error {
+                        return Err(err);
+                    }
+                    v
+                }
+            };
             let v: &Value = if v.is_null() { &NULL_KEY } else { &v };
-            if let Some(g) = self.groups.find(std::slice::from_ref(v)) {
-                return Ok(g);
-            }
-            return Ok(self.groups.get_or_insert(std::slice::from_ref(v), plan));
+            let key = std::slice::from_ref(v);
+            return Ok(self.groups.get_or_insert(key, key_hash(key), new_states));
         }
+        let mut ecx = EvalCtx::new(rows, input.ts(i), cx.now).with_tables(cx.tables);
         self.key.clear();
         for e in &plan.group_by {
             self.key.push(e.eval(&mut ecx));
@@ -541,7 +446,9 @@ impl Selector {
             return Err(err);
         }
         siddhi_key(&mut self.key);
-        Ok(self.groups.get_or_insert(&self.key, plan))
+        Ok(self
+            .groups
+            .get_or_insert(&self.key, key_hash(&self.key), new_states))
     }
 
     fn plain_grouped(
@@ -800,7 +707,9 @@ impl Selector {
         let groups = r.len(1)?;
         for _ in 0..groups {
             let key = r.values()?;
-            let g = self.groups.get_or_insert(&key, plan);
+            let g = self
+                .groups
+                .get_or_insert(&key, key_hash(&key), || plan.new_states());
             for s in self.groups.states(g).iter_mut() {
                 s.restore(&mut r.section()?)?;
             }
