@@ -152,11 +152,12 @@ impl Chunk {
     pub fn slice(&self, start: usize, end: usize) -> ChunkRef<'_> {
         ChunkRef {
             arity: self.arity,
-            ts: &self.ts[start..end],
-            kinds: &self.kinds[start..end],
-            values: &self.values[start * self.arity..end * self.arity],
+            ts: &self.ts,
+            kinds: &self.kinds,
+            values: &self.values,
             batch: self.batch,
         }
+        .slice(start, end)
     }
 
     #[inline]
@@ -333,6 +334,18 @@ impl<'a> ChunkRef<'a> {
     #[inline]
     pub fn is_empty(&self) -> bool {
         self.ts.is_empty()
+    }
+
+    /// A view of rows `start..end`.
+    #[inline]
+    pub fn slice(self, start: usize, end: usize) -> ChunkRef<'a> {
+        ChunkRef {
+            arity: self.arity,
+            ts: &self.ts[start..end],
+            kinds: &self.kinds[start..end],
+            values: &self.values[start * self.arity..end * self.arity],
+            batch: self.batch,
+        }
     }
 
     #[inline]

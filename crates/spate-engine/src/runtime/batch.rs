@@ -162,7 +162,7 @@ impl AppRuntime {
         let n = chunk.len();
         let mut from = 0;
         while from < n {
-            let rest = slice(chunk, from, n);
+            let rest = chunk.slice(from, n);
             let env = Env {
                 tables: &self.tables,
                 windows: &self.windows,
@@ -178,7 +178,7 @@ impl AppRuntime {
                 Err((row, _)) => from + row + 1,
             };
             if self.observed[s] {
-                sink.on_events(stream, self.out_seq[s], slice(chunk, from, end));
+                sink.on_events(stream, self.out_seq[s], chunk.slice(from, end));
                 self.out_seq[s] += (end - from) as u64;
             }
             self.emit(QueryRef::Global(q), sink);
@@ -187,17 +187,5 @@ impl AppRuntime {
             }
             from = end;
         }
-    }
-}
-
-/// Rows `start..end` of `chunk`.
-#[inline]
-fn slice(chunk: ChunkRef<'_>, start: usize, end: usize) -> ChunkRef<'_> {
-    ChunkRef {
-        arity: chunk.arity,
-        ts: &chunk.ts[start..end],
-        kinds: &chunk.kinds[start..end],
-        values: &chunk.values[start * chunk.arity..end * chunk.arity],
-        batch: chunk.batch,
     }
 }
